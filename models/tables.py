@@ -1,0 +1,218 @@
+"""Cadence's tables. Singular names; choices nested in the table; every instant a Timestamptz in UTC.
+
+Uniqueness that spans columns is created by raw SQL in the migrations (Piccolo's Unique([...]) fails on
+SQLite): Membership(cohort, person), Unit(program, slug), UnitRequirement(unit, requires),
+SessionUnit(session, position), SessionPrework(session, module), ModuleCompletion(module, person),
+Attendance(session, person), LiveSession(cohort, key), AsyncModule(cohort, key).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Person(Table):
+    """Anyone who signs in. `role` is the account's role; cohort roles live in Membership."""
+
+    class Role(str, Enum):
+        designer = "designer"
+        facilitator = "facilitator"
+        learner = "learner"
+        manager = "manager"
+
+    email = Varchar(length=254, unique=True, index=True)
+    name = Varchar(length=200)
+    role = Varchar(length=20, choices=Role, default=Role.learner)
+    timezone = Varchar(length=64, default="UTC")  # IANA zone
+    work_start = Varchar(length=5, default="09:00")  # local "HH:MM"
+    work_end = Varchar(length=5, default="17:00")
+    work_days = Varchar(length=40, default="Mon-Fri")  # "Mon-Fri" or "Mon,Tue,Thu"
+    password_hash = Text(default="")  # argon2; empty = cannot sign in
+    active = Boolean(default=True)
+    feed_alarms = Boolean(default=False)  # VALARM reminders in the person's calendar feed
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Program(Table):
+    slug = Varchar(length=100, unique=True, index=True)
+    name = Varchar(length=200)
+    live_minutes = Integer(default=60)
+    module_max_minutes = Integer(default=15)
+    weekly_async_minutes = Integer(default=120)
+    live_sessions_per_week = Integer(default=2)
+    prework_lead_hours = Integer(default=24)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Unit(Table):
+    class Mode(str, Enum):
+        async_ = "async"
+        live = "live"
+        either = "either"
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.cascade, index=True)
+    slug = Varchar(length=100)
+    title = Varchar(length=200)
+    minutes = Integer()
+    mode = Varchar(length=10, choices=Mode, default=Mode.either)
+    position = Integer(default=0)
+
+
+class UnitRequirement(Table):
+    """`unit` requires `requires` (both of the same program)."""
+
+    unit = ForeignKey(references=Unit, on_delete=OnDelete.cascade, index=True)
+    requires = ForeignKey(references=Unit, on_delete=OnDelete.cascade)
+
+
+class Cohort(Table):
+    class Status(str, Enum):
+        draft = "draft"
+        published = "published"
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True)
+    name = Varchar(length=200, unique=True)
+    start_date = Date()  # first day of week 1, in the home zone
+    weeks = Integer()
+    timezone = Varchar(length=64, default="UTC")
+    max_sections = Integer(default=1)
+    min_section_size = Integer(default=1)
+    blackout = JSON(default=[])  # ["2027-03-26", ...] home-zone dates
+    status = Varchar(length=20, choices=Status, default=Status.draft)
+    published_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Section(Table):
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    key = Varchar(length=200)  # the planner's section id, stable across re-plans
+
+
+class Membership(Table):
+    class Role(str, Enum):
+        learner = "learner"
+        facilitator = "facilitator"
+        manager = "manager"
+
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=20, choices=Role, default=Role.learner)
+    manager = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True, index=True)
+    section = ForeignKey(references=Section, on_delete=OnDelete.set_null, null=True)
+
+
+class LiveSession(Table):
+    class Status(str, Enum):
+        scheduled = "scheduled"
+        cancelled = "cancelled"
+
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    section = ForeignKey(references=Section, on_delete=OnDelete.cascade, index=True)
+    key = Varchar(length=200)  # the planner's session id, stable across re-plans
+    uid = Varchar(length=255, unique=True)  # iCalendar UID, never changes
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+    facilitator = ForeignKey(references=Person, on_delete=OnDelete.restrict, index=True)
+    status = Varchar(length=20, choices=Status, default=Status.scheduled)
+    sequence = Integer(default=0)  # iCalendar SEQUENCE: +1 whenever time or status changes
+    join_url = Varchar(length=500, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+    cancelled_at = Timestamptz(null=True, default=None)
+
+
+class AsyncModule(Table):
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    unit = ForeignKey(references=Unit, on_delete=OnDelete.cascade)
+    key = Varchar(length=200)  # the planner's module id
+    uid = Varchar(length=255, unique=True)
+    title = Varchar(length=300)
+    minutes = Integer()
+    release_at = Timestamptz()
+    due_at = Timestamptz()
+    sequence = Integer(default=0)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class SessionUnit(Table):
+    """A portion of a unit taught in a live session, in teaching order."""
+
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    unit = ForeignKey(references=Unit, on_delete=OnDelete.cascade)
+    minutes = Integer()
+    position = Integer()
+
+
+class SessionPrework(Table):
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    module = ForeignKey(references=AsyncModule, on_delete=OnDelete.cascade)
+
+
+class ModuleCompletion(Table):
+    module = ForeignKey(references=AsyncModule, on_delete=OnDelete.cascade, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    completed_at = Timestamptz(default=TimestamptzNow())
+
+
+class Attendance(Table):
+    class Status(str, Enum):
+        present = "present"
+        late = "late"
+        excused = "excused"
+        absent = "absent"
+
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    status = Varchar(length=20, choices=Status)
+    marked_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    marked_at = Timestamptz(default=TimestamptzNow())
+
+
+class FeedToken(Table):
+    """Only a SHA-256 of the token is stored, so a database leak reveals no working feed URL."""
+
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class PlannerRun(Table):
+    class Status(str, Enum):
+        running = "running"
+        done = "done"
+        infeasible = "infeasible"
+        failed = "failed"
+        published = "published"
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.cascade, index=True)
+    cohort_names = JSON(default=[])
+    requested_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    status = Varchar(length=20, choices=Status, default=Status.running)
+    time_limit = Integer(default=10)
+    result = JSON(default={})  # plan_to_dict(...) or {"reasons": [...]}
+    changes = JSON(default=[])  # for re-plans: what moved, in words
+    started_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class WebSession(Table):
+    """Server-side HTTP sessions, shared by every worker process."""
+
+    key = Varchar(length=128, unique=True, index=True)
+    data = Text()
+    expires_at = Timestamptz(index=True)

@@ -1,0 +1,132 @@
+"""The `cadence` command. Each subcommand parses its arguments and calls one function elsewhere.
+
+Bad input prints one line `error: ...` and exits 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cadence", description="Cadence, the hybrid cohort scheduler.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web server", description="Run the web server (uvicorn).")
+    serve.add_argument("--host", help="bind address (default CADENCE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default CADENCE_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default CADENCE_WORKERS or 1)")
+
+    db = sub.add_parser("db", help="database commands", description="Database commands.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_sub.add_parser("upgrade", help="bring the database to the current schema",
+                      description="Run every pending migration (creates the schema on an empty database).")
+
+    demo = sub.add_parser("demo", help="seed the demo data",
+                          description="Seed demo people, the example program and cohorts, and a published plan.")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing when the database already has people")
+
+    imp = sub.add_parser("import", help="import a program and cohorts from files",
+                         description="Import a program TOML and cohort TOML files (with roster CSVs) into the database.")
+    imp.add_argument("program", type=Path, metavar="PROGRAM.toml")
+    imp.add_argument("cohorts", type=Path, nargs="+", metavar="COHORT.toml")
+
+    plan = sub.add_parser("plan", help="plan cohorts from files (no database)",
+                          description="Plan all cohorts together. Exit 0 with a plan, 1 when none exists, 2 on bad input.")
+    plan.add_argument("program", type=Path, metavar="PROGRAM")
+    plan.add_argument("cohorts", type=Path, nargs="+", metavar="COHORT")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--time-limit", type=float, default=10.0, metavar="SECONDS",
+                      help="solver time limit in seconds (default 10)")
+
+    feed = sub.add_parser("feed", help="calendar feed commands", description="Calendar feed commands.")
+    feed_sub = feed.add_subparsers(dest="feed_command", required=True, metavar="FEED_COMMAND")
+    rotate = feed_sub.add_parser("rotate", help="print a fresh feed URL for a person (the old one stops working)",
+                                 description="Issue a fresh calendar-feed URL for EMAIL and revoke the old one.")
+    rotate.add_argument("email")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one readable line for anything we know how to name
+        message = _known_error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _known_error_message(error: Exception) -> str | None:
+    from planner.errors import InputError
+    from server.settings import ConfigError
+
+    if isinstance(error, InputError | ConfigError):
+        return str(error)
+    user_error = getattr(error, "cadence_user_error", False)
+    return str(error) if user_error else None
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "plan":
+        return _plan(args)
+    if args.command == "serve":
+        from server.app import serve
+
+        return serve(host=args.host, port=args.port, workers=args.workers)
+    if args.command == "db":
+        from models.migrate import upgrade
+
+        asyncio.run(upgrade())
+        print("database is at the current schema")
+        return 0
+    if args.command == "demo":
+        from server.demo import seed_demo
+
+        return asyncio.run(seed_demo(if_empty=args.if_empty))
+    if args.command == "import":
+        from server.importing import import_files
+
+        return asyncio.run(import_files(args.program, args.cohorts))
+    if args.command == "feed":
+        from server.feeds import rotate_from_cli
+
+        return asyncio.run(rotate_from_cli(args.email))
+    raise AssertionError(args.command)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from planner.loading import load_problem
+    from planner.plan import PlanningError, plan_to_json
+    from planner.report import render_report
+    from planner.solve import solve
+
+    if args.time_limit <= 0:
+        print("error: --time-limit: must be a positive number of seconds", file=sys.stderr)
+        return 2
+    problem = load_problem(args.program, args.cohorts)
+    try:
+        plan = solve(problem, time_limit=args.time_limit)
+    except PlanningError as error:
+        if args.json:
+            import json
+
+            print(json.dumps({"status": "infeasible", "reasons": error.reasons}, indent=2, ensure_ascii=False))
+        else:
+            print("No plan exists:")
+            for reason in error.reasons:
+                print(f"  - {reason}")
+        return 1
+    print(plan_to_json(plan) if args.json else render_report(problem, plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Configuration from environment variables, with safe defaults for the demo.
+
+CADENCE_DATABASE_URL  sqlite:///cadence.db (default, in the working directory) or postgresql://user:pw@host:port/db
+CADENCE_HOST          127.0.0.1
+CADENCE_PORT          8000
+CADENCE_WORKERS       1 (more needs PostgreSQL, or SQLite on one host)
+CADENCE_SECRET_KEY    signs CSRF tokens; generated into .cadence-secret for the demo when unset
+CADENCE_ENV           "development" (default) or "production" (then CADENCE_SECRET_KEY is required)
+CADENCE_BASE_URL      public URL used in calendar feeds and links; default http://HOST:PORT
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///cadence.db"
+SECRET_FILE = ".cadence-secret"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str
+    port: int
+    workers: int
+    secret_key: str
+    production: bool
+    base_url: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        mode = env.get("CADENCE_ENV", "development").strip().lower()
+        if mode not in ("development", "production"):
+            raise ConfigError(f"CADENCE_ENV: expected 'development' or 'production', got {mode!r}")
+        production = mode == "production"
+        host = env.get("CADENCE_HOST", "127.0.0.1")
+        port = _int(env, "CADENCE_PORT", 8000, 1, 65535)
+        workers = _int(env, "CADENCE_WORKERS", 1, 1, 64)
+        database_url = env.get("CADENCE_DATABASE_URL") or DEFAULT_DATABASE_URL
+        if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise ConfigError("CADENCE_DATABASE_URL: expected sqlite:///PATH or postgresql://USER:PW@HOST:PORT/DB")
+        secret = env.get("CADENCE_SECRET_KEY", "")
+        if not secret:
+            if production:
+                raise ConfigError("CADENCE_SECRET_KEY: required when CADENCE_ENV=production")
+            secret = _local_secret(Path(SECRET_FILE))
+        elif len(secret) < 32:
+            raise ConfigError("CADENCE_SECRET_KEY: must be at least 32 characters")
+        base_url = env.get("CADENCE_BASE_URL") or f"http://{host}:{port}"
+        return cls(database_url, host, port, workers, secret, production, base_url.rstrip("/"))
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _local_secret(path: Path) -> str:
+    """A per-checkout demo secret, created once with owner-only permissions; never committed (.gitignore)."""
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
