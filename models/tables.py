@@ -183,9 +183,11 @@ class Attendance(Table):
 
 
 class FeedToken(Table):
-    """Only a SHA-256 of the token is stored, so a database leak reveals no working feed URL."""
+    """The URL token is HMAC(secret key, nonce); the row holds the nonce and SHA-256(token) for lookup, so
+    a database leak without the secret key reveals no working feed URL, yet the page can show the URL again."""
 
     person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    nonce = Varchar(length=64)
     token_hash = Varchar(length=64, unique=True, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)
