@@ -115,17 +115,29 @@ class FixedSession:
 
 
 @dataclass(frozen=True)
+class Busy:
+    """A facilitator is taken at [start, end) by something outside this run (another published cohort)."""
+
+    email: str
+    start: datetime  # UTC, aware
+    end: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Problem:
     """One planning run: a program and the cohorts planned together (they share facilitators).
 
     For a re-plan, `previous` is the published plan; sessions listed in `fixed` keep their section, time,
-    facilitator and units, and every other session is nudged to stay where it was (a small named penalty).
+    facilitator and units, and every other session is nudged to stay where it was (a small named penalty). `busy` lists facilitator
+    commitments outside the run, which sessions must not overlap.
     """
 
     program: Program
     cohorts: tuple[Cohort, ...]
     previous: Plan | None = None
     fixed: tuple[FixedSession, ...] = ()
+    busy: tuple[Busy, ...] = ()
 
 
 def is_aware(instant: datetime) -> bool:
