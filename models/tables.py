@@ -3,7 +3,7 @@
 Uniqueness that spans columns is created by raw SQL in the migrations (Piccolo's Unique([...]) fails on
 SQLite): Membership(cohort, person), Unit(program, slug), UnitRequirement(unit, requires),
 SessionUnit(session, position), SessionPrework(session, module), ModuleCompletion(module, person),
-Attendance(session, person), LiveSession(cohort, key), AsyncModule(cohort, key).
+Attendance(session, person), LiveSession(cohort, key), AsyncModule(cohort, key), Section(cohort, key).
 """
 
 from __future__ import annotations

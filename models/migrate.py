@@ -1,0 +1,74 @@
+"""Bring the database to the current schema, and the two resets the tests use.
+
+The engine comes from piccolo_conf (CADENCE_DATABASE_URL). On SQLite the engine already opens every
+connection with a 30 s busy timeout (models/engine.py); `upgrade` also switches the file to WAL, which
+lets readers carry on while one writer commits (WAL is a property of the file, so once is enough).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine import engine_finder
+from piccolo.table import Table, sort_table_classes
+
+from models import tables
+from models.engine import is_sqlite
+
+APP_NAME = "models"
+
+
+class MigrationFailed(Exception):
+    cadence_user_error = True
+
+
+def all_tables() -> list[type[Table]]:
+    """Cadence's tables, parents before children."""
+    found = [
+        value
+        for value in vars(tables).values()
+        if isinstance(value, type) and issubclass(value, Table) and value.__module__ == tables.__name__
+    ]
+    return sort_table_classes(found)
+
+
+async def upgrade() -> None:
+    """Run every pending migration (creates the schema on an empty database). Running it again does nothing."""
+    engine = engine_finder()
+    if is_sqlite(engine):
+        await Migration.raw("PRAGMA journal_mode=WAL")
+    chatter = io.StringIO()  # piccolo prints progress with emoji; the CLI prints its own one line
+    with contextlib.redirect_stdout(chatter):
+        result = await run_forwards(app_name=APP_NAME, migration_id="all")
+    if not result.success:
+        raise MigrationFailed(f"database upgrade failed: {result.message}")
+
+
+async def reset_for_tests() -> None:
+    """Drop everything in the (test) database, including Piccolo's migration table, then upgrade."""
+    engine = engine_finder()
+    if is_sqlite(engine):
+        # Children first: each connection enforces foreign keys, so a parent cannot go before its rows' children.
+        for table in reversed(all_tables()):
+            await Migration.raw(f'DROP TABLE IF EXISTS "{table._meta.tablename}"')
+        await Migration.raw(f'DROP TABLE IF EXISTS "{Migration._meta.tablename}"')
+    else:
+        await Migration.raw("DROP SCHEMA public CASCADE")
+        await Migration.raw("CREATE SCHEMA public")
+    await upgrade()
+
+
+async def delete_all_rows() -> None:
+    """Empty every Cadence table and keep the schema (and the migration history)."""
+    engine = engine_finder()
+    ordered = all_tables()
+    if is_sqlite(engine):
+        async with engine.transaction():
+            for table in reversed(ordered):
+                await table.delete(force=True)
+    else:
+        names = ", ".join(f'"{table._meta.tablename}"' for table in ordered)
+        await Migration.raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
