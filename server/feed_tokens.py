@@ -1,0 +1,127 @@
+"""Secret calendar-feed tokens: issue, look up, rotate.
+
+The token in a feed URL is base64url(HMAC-SHA256(secret key, "feed:<person id>:<nonce>")) with a 32-byte random
+nonce. A FeedToken row keeps the nonce (so a profile page can show the same URL again) and SHA-256(token) (so a
+request is looked up by an index). Without the secret key, a copy of the database reveals no working URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+from piccolo.engine.sqlite import TransactionType
+
+from models.engine import is_sqlite
+from models.tables import FeedToken, Person
+from server.settings import Settings
+
+NONCE_BYTES = 32  # 256 bits of entropy; the HMAC output the URL carries is 256 bits too
+
+
+class UnknownPerson(LookupError):
+    """No person with that email; `cadence feed rotate` prints it as one line and exits 2."""
+
+    cadence_user_error = True
+
+
+def make_token(secret_key: str, person_id: int, nonce: str) -> str:
+    digest = hmac.new(secret_key.encode(), f"feed:{person_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _transaction():
+    engine = FeedToken._meta.db
+    # SQLite's default DEFERRED transaction fails with "database is locked" when two readers both write.
+    return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
+
+
+async def _issue(person_id: int, now: datetime) -> str:
+    nonce = secrets.token_hex(NONCE_BYTES)
+    token = make_token(Settings.from_env().secret_key, person_id, nonce)
+    await FeedToken.insert(
+        FeedToken(person=person_id, nonce=nonce, token_hash=token_hash(token), created_at=now)
+    )
+    return token
+
+
+async def feed_token_for(person_id: int) -> str:
+    """The person's current token; issues one when they have none."""
+    async with _transaction():
+        row = await (
+            FeedToken.select(FeedToken.nonce)
+            .where((FeedToken.person == person_id) & FeedToken.revoked_at.is_null())
+            .order_by(FeedToken.id, ascending=False)
+            .first()
+        )
+        if row is not None:
+            return make_token(Settings.from_env().secret_key, person_id, row["nonce"])
+        return await _issue(person_id, datetime.now(UTC))
+
+
+async def rotate_token(person_id: int) -> str:
+    """Revoke every active token of the person (their old URLs answer 404) and issue a fresh one."""
+    now = datetime.now(UTC)
+    async with _transaction():
+        await FeedToken.update({FeedToken.revoked_at: now}).where(
+            (FeedToken.person == person_id) & FeedToken.revoked_at.is_null()
+        )
+        return await _issue(person_id, now)
+
+
+async def person_for_token(token: str) -> dict | None:
+    """The active person row (as a dict) a token belongs to, or None — for any wrong, revoked or garbled token."""
+    if not token or len(token) > 100:
+        return None
+    row = await (
+        FeedToken.select(FeedToken.person, FeedToken.nonce, FeedToken.token_hash)
+        .where((FeedToken.token_hash == token_hash(token)) & FeedToken.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        return None
+    # The index found the row by hash; re-deriving the token proves it was made with our key.
+    expected = make_token(Settings.from_env().secret_key, row["person"], row["nonce"])
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        return None
+    person = await Person.select().where((Person.id == row["person"]) & (Person.active == True)).first()  # noqa: E712
+    return person
+
+
+def feed_urls(base_url: str, token: str) -> dict[str, str]:
+    https = f"{base_url}/feed/{token}.ics"
+    webcal = "webcal://" + https.split("://", 1)[1]
+    return {"https": https, "webcal": webcal}
+
+
+async def feed_urls_for(person) -> dict[str, str]:
+    """{"https": ..., "webcal": ...} for a Person row, a dict with "id", or an id."""
+    person_id = _person_id(person)
+    return feed_urls(Settings.from_env().base_url, await feed_token_for(person_id))
+
+
+async def rotate_from_cli(email: str) -> int:
+    """`cadence feed rotate EMAIL`: print the fresh https URL. Unknown email -> UnknownPerson (exit 2)."""
+    row = await Person.select(Person.id).where(Person.email == email.strip().lower()).first()
+    if row is None:
+        row = await Person.select(Person.id).where(Person.email == email.strip()).first()
+    if row is None:
+        raise UnknownPerson(f"feed rotate: no person with email {email!r}")
+    urls = feed_urls(Settings.from_env().base_url, await rotate_token(row["id"]))
+    print(urls["https"])  # noqa: T201 - the command's output
+    return 0
+
+
+def _person_id(person) -> int:
+    if isinstance(person, int):
+        return person
+    if isinstance(person, dict):
+        return int(person["id"])
+    return int(person.id)

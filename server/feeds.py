@@ -1,0 +1,436 @@
+"""Per-person iCalendar feeds: what goes in a person's feed, how it is written, and how it is served.
+
+A feed is the union of what a person's roles show them: as a learner, the live sessions of their section and
+their cohort's module deadlines; as a facilitator, the sessions they run; as a manager, the live sessions of the
+cohorts that hold their reports. Each session appears once. Only the person's own prework status is shown.
+
+Written to survive the known failures of LMS feeds:
+- every DTSTART/DTEND carries the person's TZID and its VTIMEZONE is in the feed (or is UTC), so no client
+  guesses the zone and DST changes land right;
+- UIDs are the rows' uids (set once at publish), so a re-plan updates events instead of duplicating them;
+- DTSTAMP is the row's updated_at, never "now", so an unchanged feed is byte-for-byte the same (stable ETag);
+- deadlines are transparent VEVENTs (Google and Outlook ignore VTODO);
+- a cancelled session stays 30 days (CANCELLED_VISIBLE) with STATUS:CANCELLED and its raised SEQUENCE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Alarm, Calendar, Event
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
+
+from models.tables import (
+    AsyncModule,
+    LiveSession,
+    Membership,
+    ModuleCompletion,
+    Person,
+    SessionPrework,
+    SessionUnit,
+)
+from server.feed_tokens import (
+    feed_token_for,
+    feed_urls_for,
+    person_for_token,
+    rotate_from_cli,
+    rotate_token,
+)
+from server.settings import Settings
+
+__all__ = [
+    "FeedController",
+    "FeedSettingsController",
+    "build_feed",
+    "feed_token_for",
+    "feed_urls_for",
+    "rotate_from_cli",
+    "rotate_token",
+]
+
+PRODID = "-//Cadence//Cohort feed 1.0//EN"
+CANCELLED_VISIBLE = timedelta(days=30)  # a cancelled session stays this long after cancelled_at
+REFRESH = timedelta(hours=1)  # REFRESH-INTERVAL and X-PUBLISHED-TTL: clients poll hourly
+DEADLINE_LENGTH = timedelta(minutes=15)  # a deadline is drawn as a short block ending at the due instant
+SESSION_REMINDER = timedelta(minutes=15)  # VALARM before a live session, when the person asks for alarms
+DEADLINE_REMINDER = timedelta(days=1)  # VALARM before a module is due
+# Shared caches must never keep a feed (its URL is a credential): "private". Five minutes spares the database
+# when a client polls in bursts, and is far below REFRESH; a re-plan shows within the client's own interval.
+CACHE_CONTROL = "private, max-age=300"
+SESSION_PAGE = "/sessions/{id}"
+LEARNER_PAGE = "/learner"
+
+
+# ---------------------------------------------------------------------------------------------------- content
+
+
+@dataclass
+class FeedSession:
+    row: dict
+    units: list[str] = field(default_factory=list)
+    prework: list[dict] = field(default_factory=list)  # {"id", "title", "due_at"}
+    learner_here: bool = False  # the person is a learner of this session's section: show their own status
+
+
+@dataclass
+class FeedContent:
+    person: dict
+    sessions: list[FeedSession]
+    modules: list[dict]
+    completed: set[int]  # module ids the person has completed (theirs only)
+
+    def last_modified(self) -> datetime:
+        stamps = [self.person["created_at"]]
+        for session in self.sessions:
+            stamps += [session.row["updated_at"], session.row["cancelled_at"]]
+        stamps += [module["updated_at"] for module in self.modules]
+        return max(_utc(stamp) for stamp in stamps if stamp is not None)
+
+
+async def collect(person: dict, *, now: datetime) -> FeedContent:
+    """Read everything one person's feed shows, and nothing of anyone else's."""
+    person_id = person["id"]
+    memberships = await Membership.select(Membership.cohort, Membership.role, Membership.section).where(
+        Membership.person == person_id
+    )
+    learner_sections = {m["section"] for m in memberships if m["role"] == "learner" and m["section"] is not None}
+    learner_cohorts = {m["cohort"] for m in memberships if m["role"] == "learner"}
+    managed = await Membership.select(Membership.cohort).where(Membership.manager == person_id)
+    manager_cohorts = {m["cohort"] for m in managed} | {m["cohort"] for m in memberships if m["role"] == "manager"}
+
+    whose = LiveSession.facilitator == person_id
+    if learner_sections:
+        whose = whose | LiveSession.section.is_in(sorted(learner_sections))
+    if manager_cohorts:
+        whose = whose | LiveSession.cohort.is_in(sorted(manager_cohorts))
+    visible = (LiveSession.status == LiveSession.Status.scheduled) | (
+        LiveSession.cancelled_at >= now - CANCELLED_VISIBLE
+    )
+    rows = await (
+        LiveSession.select(
+            *LiveSession.all_columns(),
+            LiveSession.cohort.name.as_alias("cohort_name"),
+            LiveSession.cohort.program.name.as_alias("program_name"),
+            LiveSession.facilitator.name.as_alias("facilitator_name"),
+        )
+        .where(whose & visible & (LiveSession.cohort.status == "published"))
+        .order_by(LiveSession.starts_at)
+        .order_by(LiveSession.uid)
+    )
+    sessions = {row["id"]: FeedSession(row, learner_here=row["section"] in learner_sections) for row in rows}
+
+    if sessions:
+        units = await (
+            SessionUnit.select(SessionUnit.session, SessionUnit.unit.title.as_alias("title"), SessionUnit.minutes)
+            .where(SessionUnit.session.is_in(list(sessions)))
+            .order_by(SessionUnit.session)
+            .order_by(SessionUnit.position)
+        )
+        for unit in units:
+            sessions[unit["session"]].units.append(f"{unit['title']} ({unit['minutes']} min)")
+        prework = await (
+            SessionPrework.select(
+                SessionPrework.session,
+                SessionPrework.module.as_alias("module_id"),
+                SessionPrework.module.title.as_alias("title"),
+                SessionPrework.module.due_at.as_alias("due_at"),
+            )
+            .where(SessionPrework.session.is_in(list(sessions)))
+            .order_by(SessionPrework.module.due_at)
+            .order_by(SessionPrework.module.uid)
+        )
+        for item in prework:
+            sessions[item["session"]].prework.append(
+                {"id": item["module_id"], "title": item["title"], "due_at": item["due_at"]}
+            )
+
+    modules: list[dict] = []
+    if learner_cohorts:
+        modules = await (
+            AsyncModule.select()
+            .where(AsyncModule.cohort.is_in(sorted(learner_cohorts)) & (AsyncModule.cohort.status == "published"))
+            .order_by(AsyncModule.due_at)
+            .order_by(AsyncModule.uid)
+        )
+        modules = await _modules_of_my_sections(modules, learner_sections)
+
+    completed: set[int] = set()
+    if learner_cohorts:
+        done = await ModuleCompletion.select(ModuleCompletion.module).where(ModuleCompletion.person == person_id)
+        completed = {row["module"] for row in done}
+    ordered = sorted(sessions.values(), key=lambda s: (_utc(s.row["starts_at"]), s.row["uid"]))
+    return FeedContent(person, ordered, modules, completed)
+
+
+async def _modules_of_my_sections(modules: list[dict], my_sections: set[int]) -> list[dict]:
+    """Drop modules that are prework only for other sections' sessions (when a plan gives sections their own)."""
+    if not modules:
+        return modules
+    links = await SessionPrework.select(SessionPrework.module, SessionPrework.session.section.as_alias("section")).where(
+        SessionPrework.module.is_in([m["id"] for m in modules])
+    )
+    sections_of: dict[int, set[int]] = {}
+    for link in links:
+        sections_of.setdefault(link["module"], set()).add(link["section"])
+    return [m for m in modules if m["id"] not in sections_of or sections_of[m["id"]] & my_sections]
+
+
+# ----------------------------------------------------------------------------------------------------- writing
+
+
+def person_zone(person: dict) -> ZoneInfo | None:
+    """The person's zone, or None for UTC (then times are written with a Z and need no VTIMEZONE)."""
+    name = (person.get("timezone") or "UTC").strip()
+    if name in ("UTC", "Etc/UTC", "Z"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def render(content: FeedContent, base_url: str) -> bytes:
+    person = content.person
+    zone = person_zone(person)
+    alarms = bool(person.get("feed_alarms"))
+
+    def local(instant: datetime) -> datetime:
+        instant = _utc(instant)
+        return instant.astimezone(zone) if zone is not None else instant
+
+    calendar = Calendar.new(
+        prodid=PRODID,
+        calscale="GREGORIAN",
+        method="PUBLISH",
+        name=f"Cadence: {person['name']}",
+        description="Live sessions and module deadlines from Cadence",
+        # Calendar.new invents a random UID when none is given; the feed's own is derived from its owner.
+        uid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{base_url}/people/{person['id']}/feed")),
+    )
+    calendar.pop("REFRESH-INTERVAL", None)
+    calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", REFRESH)
+    if zone is not None:
+        calendar.add("X-WR-TIMEZONE", zone.key)
+
+    instants: list[datetime] = []
+    for session in content.sessions:
+        row = session.row
+        cancelled = row["status"] == LiveSession.Status.cancelled
+        modified = max(_utc(row["updated_at"]), _utc(row["cancelled_at"] or row["updated_at"]))
+        event = Event.new(
+            uid=row["uid"],
+            stamp=modified,
+            last_modified=modified,
+            sequence=row["sequence"],
+            start=local(row["starts_at"]),
+            end=local(row["ends_at"]),
+            summary=("Cancelled: " if cancelled else "") + _session_title(row),
+            description=_session_description(session, content.completed, local),
+            url=base_url + SESSION_PAGE.format(id=row["id"]),
+            status="CANCELLED" if cancelled else "CONFIRMED",
+            transparency="TRANSPARENT" if cancelled else "OPAQUE",
+        )
+        if row["join_url"]:
+            event.add("LOCATION", row["join_url"])
+        if alarms and not cancelled:
+            event.add_component(_alarm(-SESSION_REMINDER, "Live session starts in 15 minutes", related_end=False))
+        calendar.add_component(event)
+        instants += [_utc(row["starts_at"]), _utc(row["ends_at"])]
+
+    for module in content.modules:
+        due = _utc(module["due_at"])
+        done = module["id"] in content.completed
+        stamp = _utc(module["updated_at"])
+        event = Event.new(
+            uid=module["uid"],
+            stamp=stamp,
+            last_modified=stamp,
+            sequence=module["sequence"],
+            start=local(due - DEADLINE_LENGTH),
+            end=local(due),
+            summary=("Done: " if done else "Due: ") + module["title"],
+            description=(
+                f"Async module, about {module['minutes']} min.\n"
+                f"Available from {_words(local(module['release_at']))}; due {_words(local(due))}.\n"
+                f"Your status: {'done' if done else 'not done'}"
+            ),
+            url=base_url + LEARNER_PAGE,
+            transparency="TRANSPARENT",
+        )
+        if alarms and not done:
+            event.add_component(_alarm(-DEADLINE_REMINDER, f"Due in a day: {module['title']}", related_end=True))
+        calendar.add_component(event)
+        instants += [due - DEADLINE_LENGTH, due]
+
+    if zone is not None and instants:
+        # The VTIMEZONE spans the years the events use, so it is the same on every request.
+        first, last = min(instants), max(instants)
+        calendar.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
+    return calendar.to_ical()
+
+
+def _session_title(row: dict) -> str:
+    return f"{row['program_name']}: live session"
+
+
+def _session_description(session: FeedSession, completed: set[int], local) -> str:
+    row = session.row
+    lines = [f"Cohort: {row['cohort_name']}", f"Facilitator: {row['facilitator_name']}", "", "Units covered:"]
+    lines += [f"- {unit}" for unit in session.units] or ["- (none listed)"]
+    if session.prework:
+        lines += ["", "Prework:" if not session.learner_here else "Prework (your status):"]
+        for item in session.prework:
+            due = _words(local(item["due_at"]))
+            if session.learner_here:
+                status = "done" if item["id"] in completed else "not done"
+                lines.append(f"- [{status}] {item['title']} (due {due})")
+            else:
+                lines.append(f"- {item['title']} (due {due})")
+    lines += ["", f"Join: {row['join_url']}" if row["join_url"] else "Join link: not set yet"]
+    return "\n".join(lines)
+
+
+def _alarm(trigger: timedelta, text: str, *, related_end: bool) -> Alarm:
+    alarm = Alarm()  # not Alarm.new: it would add a random UID and break the stable body
+    alarm.add("ACTION", "DISPLAY")
+    alarm.add("DESCRIPTION", text)
+    alarm.add("TRIGGER", trigger, parameters={"RELATED": "END"} if related_end else None)
+    return alarm
+
+
+def _words(instant: datetime) -> str:
+    return instant.strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None:  # SQLite hands back what was stored; Cadence stores only UTC
+        return instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class BuiltFeed:
+    body: bytes
+    etag: str  # strong, quoted
+    last_modified: datetime  # UTC, whole seconds
+
+
+async def build_feed(person: dict, *, now: datetime | None = None, base_url: str | None = None) -> BuiltFeed:
+    """The person's feed as bytes with its validators. `person` is a Person row as a dict."""
+    now = now or datetime.now(UTC)
+    base_url = base_url if base_url is not None else Settings.from_env().base_url
+    content = await collect(person, now=now)
+    body = render(content, base_url)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return BuiltFeed(body, etag, content.last_modified().replace(microsecond=0))
+
+
+# -------------------------------------------------------------------------------------------------------- HTTP
+
+
+def not_modified(feed: BuiltFeed, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110 §13.1: If-None-Match wins when present (weak comparison); else If-Modified-Since."""
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or feed.etag in tags
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since is None or since.tzinfo is None:
+            return False
+        return feed.last_modified <= since
+    return False
+
+
+def _not_found() -> Response:
+    return Response(content=b"Not found\n", status_code=HTTP_404_NOT_FOUND, media_type="text/plain; charset=utf-8")
+
+
+class FeedController(Controller):
+    """GET /feed/<token>.ics — no sign-in: the unguessable token is the credential."""
+
+    path = "/feed"
+    include_in_schema = False
+
+    @get("/{filename:str}", opt={"exclude_from_csrf": True, "public": True}, cache=False)
+    async def feed(self, request: Request, filename: str) -> Response:
+        token = filename.removesuffix(".ics")
+        person = await person_for_token(token) if filename.endswith(".ics") else None
+        if person is None:
+            return _not_found()  # wrong, rotated and garbled tokens all look the same
+        feed = await build_feed(person)
+        headers = {
+            "ETag": feed.etag,
+            "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+            "Cache-Control": CACHE_CONTROL,
+            "X-Content-Type-Options": "nosniff",
+        }
+        if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
+            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
+        return Response(content=feed.body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+
+def _wants_fragment(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def feed_context(person) -> dict:
+    """What partials/feed_link.html expects as `feed`."""
+    person_id = person["id"] if isinstance(person, dict) else person.id
+    alarms = person["feed_alarms"] if isinstance(person, dict) else person.feed_alarms
+    return {**await feed_urls_for(person_id), "feed_alarms": bool(alarms)}
+
+
+def _fragment_or_back(request: Request, feed: dict) -> Response:
+    if _wants_fragment(request):
+        return Template(template_name="partials/feed_link.html", context={"feed": feed})
+    return Redirect(path="/profile", status_code=303)
+
+
+def _signed_in(connection, handler) -> None:
+    from server.auth import signed_in  # the web core's guard: any role, signed in
+
+    signed_in(connection, handler)
+
+
+class FeedSettingsController(Controller):
+    """The profile's feed box: rotate the secret URL, switch reminders on or off. Any signed-in person."""
+
+    path = "/profile/feed"
+    include_in_schema = False
+
+    @post("/rotate", guards=[_signed_in])
+    async def rotate(self, request: Request) -> Response:
+        user = request.user
+        await rotate_token(user.id)
+        person = await Person.select().where(Person.id == user.id).first()
+        return _fragment_or_back(request, await feed_context(person))
+
+    @post("/alarms", guards=[_signed_in])
+    async def alarms(
+        self,
+        request: Request,
+        data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
+    ) -> Response:
+        choice = (data or {}).get("alarms", "")
+        if choice not in ("on", "off"):
+            raise ClientException(detail="alarms: expected 'on' or 'off'")
+        user = request.user
+        await Person.update({Person.feed_alarms: choice == "on"}).where(Person.id == user.id)
+        person = await Person.select().where(Person.id == user.id).first()
+        return _fragment_or_back(request, await feed_context(person))
+
