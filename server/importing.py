@@ -1,0 +1,224 @@
+"""Import a planner `Problem` (a program and its cohorts, read from files) into the database, in one transaction.
+
+- The program is matched by slug. Its units are matched by slug (updated, added, removed) and its
+  prerequisites rewritten — unless a cohort of the program is published and the units differ: published
+  sessions and modules point at those units, so that is refused with a clear message.
+- People are matched by email. A new person's account role comes from their membership; an existing person
+  keeps their password and profile (zone, hours, days: theirs to set), and is only ever promoted
+  (learner -> manager -> facilitator; designers stay designers).
+- Cohorts are matched by name; a published cohort cannot be re-imported (re-plan it instead). A draft
+  cohort's settings and memberships are replaced by the file's.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from piccolo.engine import engine_finder
+from piccolo.engine.sqlite import TransactionType
+
+from models.engine import is_sqlite
+from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
+from planner import problem as p
+from planner.problem import WEEKDAYS
+
+ROLE_RANK = {"learner": 0, "manager": 1, "facilitator": 2, "designer": 3}
+
+
+class UserError(Exception):
+    """Something the user can fix; the CLI prints it as one line and the web shows it as a message."""
+
+    cadence_user_error = True
+
+
+@dataclass(frozen=True)
+class Imported:
+    program_id: int
+    cohort_ids: list[int]
+
+
+def write_transaction():
+    """A transaction that reads then writes. SQLite needs IMMEDIATE for that under concurrency."""
+    engine = engine_finder()
+    return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
+
+
+def hours_text(hours: p.WorkingHours) -> tuple[str, str, str]:
+    """WorkingHours -> the Person row's (work_start, work_end, work_days) texts."""
+    return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), days_text(hours.days)
+
+
+def days_text(days: frozenset[int]) -> str:
+    if days == frozenset(range(5)):
+        return "Mon-Fri"
+    return ",".join(WEEKDAYS[day] for day in sorted(days))
+
+
+async def import_problem(problem: p.Problem) -> Imported:
+    async with write_transaction():
+        program_id = await _upsert_program(problem.program)
+        person_ids = await _upsert_people(problem.cohorts)
+        cohort_ids = [await _upsert_cohort(cohort, program_id, person_ids) for cohort in problem.cohorts]
+    return Imported(program_id=program_id, cohort_ids=cohort_ids)
+
+
+async def import_files(program: Path, cohorts: list[Path]) -> int:
+    """`cadence import PROGRAM.toml COHORT.toml...`: one summary line per cohort. Bad files raise InputError."""
+    from planner.loading import load_problem
+
+    problem = load_problem(program, cohorts)
+    imported = await import_problem(problem)
+    out = sys.stdout
+    out.write(f"program {problem.program.id}: {len(problem.program.units)} units\n")
+    for cohort, cohort_id in zip(problem.cohorts, imported.cohort_ids, strict=True):
+        counts = {role: sum(1 for m in cohort.members if m.role is role) for role in p.Role}
+        out.write(
+            f"cohort {cohort.name!r} (id {cohort_id}): {counts[p.Role.LEARNER]} learners, "
+            f"{counts[p.Role.FACILITATOR]} facilitators, {counts[p.Role.MANAGER]} managers, "
+            f"starts {cohort.start.isoformat()} for {cohort.weeks} weeks\n"
+        )
+    return 0
+
+
+async def _upsert_program(program: p.Program) -> int:
+    values = {
+        Program.name: program.name,
+        Program.live_minutes: program.live_minutes,
+        Program.module_max_minutes: program.module_max_minutes,
+        Program.weekly_async_minutes: program.weekly_async_minutes,
+        Program.live_sessions_per_week: program.live_sessions_per_week,
+        Program.prework_lead_hours: program.prework_lead_hours,
+    }
+    row = await Program.objects().get(Program.slug == program.id)
+    if row is None:
+        row = Program(slug=program.id, **{column._meta.name: value for column, value in values.items()})
+        await row.save()
+        program_id = row.id
+    else:
+        program_id = row.id
+        published = await Cohort.exists().where(
+            (Cohort.program == program_id) & (Cohort.status == Cohort.Status.published)
+        )
+        if published and not await _same_program(program_id, program, row):
+            raise UserError(
+                f"program {program.id!r}: a cohort of it is published, so its settings and units cannot change; "
+                "import it under a new id"
+            )
+        await Program.update({**values, Program.updated_at: datetime.now(UTC)}).where(Program.id == program_id)
+    await _replace_units(program_id, program)
+    return program_id
+
+
+async def _same_program(program_id: int, program: p.Program, row: Program) -> bool:
+    settings = (row.name, row.live_minutes, row.module_max_minutes, row.weekly_async_minutes,
+                row.live_sessions_per_week, row.prework_lead_hours)
+    wanted = (program.name, program.live_minutes, program.module_max_minutes, program.weekly_async_minutes,
+              program.live_sessions_per_week, program.prework_lead_hours)
+    return settings == wanted and await _units_of(program_id) == _units_wanted(program)
+
+
+async def _units_of(program_id: int) -> list[tuple]:
+    units = await Unit.select().where(Unit.program == program_id).order_by(Unit.position)
+    slug_of = {u["id"]: u["slug"] for u in units}
+    requirements = await UnitRequirement.select().where(UnitRequirement.unit.is_in(list(slug_of) or [0]))
+    requires: dict[str, set[str]] = {}
+    for r in requirements:
+        requires.setdefault(slug_of[r["unit"]], set()).add(slug_of[r["requires"]])
+    return [(u["slug"], u["title"], u["minutes"], u["mode"], frozenset(requires.get(u["slug"], ()))) for u in units]
+
+
+def _units_wanted(program: p.Program) -> list[tuple]:
+    return [(u.id, u.title, u.minutes, u.mode.value, frozenset(u.requires)) for u in program.units]
+
+
+async def _replace_units(program_id: int, program: p.Program) -> None:
+    existing = {u["slug"]: u["id"] for u in await Unit.select(Unit.id, Unit.slug).where(Unit.program == program_id)}
+    ids: dict[str, int] = {}
+    for position, unit in enumerate(program.units):
+        values = {Unit.title: unit.title, Unit.minutes: unit.minutes, Unit.mode: unit.mode.value,
+                  Unit.position: position}
+        if unit.id in existing:
+            await Unit.update(values).where(Unit.id == existing[unit.id])
+            ids[unit.id] = existing[unit.id]
+        else:
+            row = Unit(program=program_id, slug=unit.id, title=unit.title, minutes=unit.minutes,
+                       mode=unit.mode.value, position=position)
+            await row.save()
+            ids[unit.id] = row.id
+    gone = [unit_id for slug, unit_id in existing.items() if slug not in ids]
+    if gone:
+        await Unit.delete().where(Unit.id.is_in(gone))
+    await UnitRequirement.delete().where(UnitRequirement.unit.is_in(list(ids.values())))
+    requirements = [UnitRequirement(unit=ids[u.id], requires=ids[r]) for u in program.units for r in u.requires]
+    if requirements:
+        await UnitRequirement.insert(*requirements)
+
+
+async def _upsert_people(cohorts: tuple[p.Cohort, ...]) -> dict[str, int]:
+    wanted: dict[str, tuple[p.Person, str]] = {}  # email -> (person, highest membership role)
+    for cohort in cohorts:
+        for member in cohort.members:
+            email = member.email.lower()
+            role = member.role.value
+            if email in wanted and ROLE_RANK[wanted[email][1]] >= ROLE_RANK[role]:
+                continue
+            wanted[email] = (member.person, role)
+    rows = await Person.select(Person.id, Person.email, Person.role).where(Person.email.is_in(list(wanted) or [""]))
+    existing = {row["email"]: row for row in rows}
+    ids: dict[str, int] = {}
+    for email, (person, role) in wanted.items():
+        row = existing.get(email)
+        if row is None:
+            start, end, days = hours_text(person.hours)
+            new = Person(email=email, name=person.name, role=role, timezone=person.timezone,
+                         work_start=start, work_end=end, work_days=days)
+            await new.save()
+            ids[email] = new.id
+        else:
+            ids[email] = row["id"]
+            if ROLE_RANK.get(row["role"], 0) < ROLE_RANK[role]:
+                await Person.update({Person.role: role}).where(Person.id == row["id"])
+    return ids
+
+
+async def _upsert_cohort(cohort: p.Cohort, program_id: int, person_ids: dict[str, int]) -> int:
+    values = {
+        Cohort.program: program_id,
+        Cohort.start_date: cohort.start,
+        Cohort.weeks: cohort.weeks,
+        Cohort.timezone: cohort.timezone,
+        Cohort.max_sections: cohort.max_sections,
+        Cohort.min_section_size: cohort.min_section_size,
+        Cohort.blackout: [day.isoformat() for day in cohort.blackout],
+    }
+    row = await Cohort.select(Cohort.id, Cohort.status).where(Cohort.name == cohort.name).first()
+    if row is None:
+        new = Cohort(name=cohort.name, **{column._meta.name: value for column, value in values.items()})
+        await new.save()
+        cohort_id = new.id
+    else:
+        if row["status"] == Cohort.Status.published:
+            raise UserError(
+                f"cohort {cohort.name!r} is already published and cannot be imported again; re-plan it instead"
+            )
+        cohort_id = row["id"]
+        await Cohort.update(values).where(Cohort.id == cohort_id)
+        await Membership.delete().where(Membership.cohort == cohort_id)
+    memberships = []
+    for member in cohort.members:
+        manager_id = None
+        if member.manager:
+            manager_id = person_ids.get(member.manager.lower())
+            if manager_id is None:
+                manager_id = await Person.select(Person.id).where(Person.email == member.manager.lower()).first()
+                manager_id = manager_id and manager_id["id"]
+            if manager_id is None:
+                raise UserError(f"cohort {cohort.name!r}: {member.email}'s manager {member.manager} is not known")
+        memberships.append(Membership(cohort=cohort_id, person=person_ids[member.email.lower()],
+                                      role=member.role.value, manager=manager_id))
+    if memberships:
+        await Membership.insert(*memberships)
+    return cohort_id

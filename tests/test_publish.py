@@ -1,0 +1,216 @@
+"""Publishing plans into the database and reading them back: stable UIDs, SEQUENCE bumps, cancellations,
+and the re-planning problem (fixed sessions, previous plan, facilitators busy elsewhere)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from planner_helpers import cohort, facilitator, member, problem, program, unit
+
+from models.tables import (
+    AsyncModule,
+    Cohort,
+    LiveSession,
+    Membership,
+    ModuleCompletion,
+    Person,
+    Section,
+    SessionUnit,
+)
+from planner.plan import CohortPlan, Module, Plan, Portion, Session, Status
+from planner.plan import Section as PlanSection
+from planner.problem import FixedSession
+from server.importing import UserError, import_problem
+from server.planning import problem_from_db, publish_plan, published_plan
+
+T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday
+HOUR = timedelta(hours=1)
+NOW = datetime(2027, 2, 1, tzinfo=UTC)
+
+
+def tiny_problem(*extra_cohorts):
+    return problem(
+        program(unit("intro", 60, "live"), unit("reading", 15, "async")),
+        cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org")]),
+        *extra_cohorts,
+    )
+
+
+def session(key: str, start: datetime, section: str = "c1/a", facilitator: str = "f@x.org", prework=()) -> Session:
+    return Session(id=key, section=section, start=start, end=start + HOUR, facilitator=facilitator,
+                   units=(Portion("intro", 30), Portion("intro", 30)), prework=tuple(prework))
+
+
+def tiny_plan(*sessions: Session, modules=None, name: str = "C1", learners=("a@x.org", "b@x.org")) -> Plan:
+    if modules is None:
+        modules = (Module("c1/m1", "reading", 15, T0 - 72 * HOUR, T0 - 24 * HOUR),)
+    if not sessions:
+        sessions = (session("c1/a/1", T0, prework=["c1/m1"]), session("c1/a/2", T0 + 48 * HOUR))
+    section = sessions[0].section
+    return Plan(Status.OPTIMAL, 0, 0, 1.0, (CohortPlan(name, (PlanSection(section, tuple(learners)),),
+                                                      tuple(sessions), tuple(modules)),))
+
+
+async def session_rows(cohort_id: int) -> dict[str, dict]:
+    rows = await LiveSession.select().where(LiveSession.cohort == cohort_id)
+    return {row["key"]: row for row in rows}
+
+
+@pytest.mark.anyio
+async def test_first_publish_creates_sections_sessions_and_modules(db):
+    imported = await import_problem(tiny_problem())
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+
+    assert changes == ["C1: published 2 live sessions in 1 section and 1 modules"]
+    cohort_row = await Cohort.select().where(Cohort.id == imported.cohort_ids[0]).first()
+    assert cohort_row["status"] == Cohort.Status.published and cohort_row["published_at"] == NOW
+    assert await Section.count().where(Section.cohort == imported.cohort_ids[0]) == 1
+    sessions = await session_rows(imported.cohort_ids[0])
+    assert sorted(sessions) == ["c1/a/1", "c1/a/2"]
+    assert all(row["uid"].startswith("session-") and row["uid"].endswith("@cadence") for row in sessions.values())
+    assert {row["sequence"] for row in sessions.values()} == {0}
+    assert sessions["c1/a/1"]["starts_at"] == T0
+    assert await SessionUnit.count().where(SessionUnit.session == sessions["c1/a/1"]["id"]) == 2
+    assert await AsyncModule.count().where(AsyncModule.cohort == imported.cohort_ids[0]) == 1
+    sectioned = await Membership.select(Membership.person.email.as_alias("email")).where(
+        Membership.section.is_not_null()
+    )
+    assert sorted(r["email"] for r in sectioned) == ["a@x.org", "b@x.org"]
+
+    rebuilt = await published_plan(imported.cohort_ids)
+    assert rebuilt.cohorts == tiny_plan().cohorts
+
+
+@pytest.mark.anyio
+async def test_republishing_the_same_plan_changes_nothing(db):
+    imported = await import_problem(tiny_problem())
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    before = await session_rows(imported.cohort_ids[0])
+    modules_before = await AsyncModule.select(AsyncModule.uid, AsyncModule.sequence)
+
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + HOUR, published_by=None)
+
+    assert changes == ["C1: nothing changed"]
+    after = await session_rows(imported.cohort_ids[0])
+    for key in before:
+        assert (after[key]["uid"], after[key]["sequence"], after[key]["updated_at"]) == (
+            before[key]["uid"], before[key]["sequence"], before[key]["updated_at"])
+    assert await AsyncModule.select(AsyncModule.uid, AsyncModule.sequence) == modules_before
+
+
+@pytest.mark.anyio
+async def test_moving_a_session_bumps_its_sequence_and_keeps_its_uid(db):
+    imported = await import_problem(tiny_problem())
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    before = await session_rows(imported.cohort_ids[0])
+
+    moved = tiny_plan(session("c1/a/1", T0, prework=["c1/m1"]), session("c1/a/2", T0 + 49 * HOUR))
+    later = NOW + timedelta(days=1)
+    changes = await publish_plan(moved, imported.cohort_ids, now=later, published_by=None)
+
+    assert changes == ["C1: session c1/a/2 moved from 2027-03-03 10:00 UTC to 2027-03-03 11:00 UTC"]
+    after = await session_rows(imported.cohort_ids[0])
+    assert after["c1/a/2"]["uid"] == before["c1/a/2"]["uid"]
+    assert after["c1/a/2"]["sequence"] == 1 and after["c1/a/2"]["updated_at"] == later
+    assert after["c1/a/2"]["starts_at"] == T0 + 49 * HOUR
+    assert after["c1/a/1"]["sequence"] == 0
+
+
+@pytest.mark.anyio
+async def test_dropping_a_session_cancels_it_and_bringing_it_back_schedules_it(db):
+    imported = await import_problem(tiny_problem())
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    uid = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]["uid"]
+
+    shorter = tiny_plan(session("c1/a/1", T0, prework=["c1/m1"]))
+    changes = await publish_plan(shorter, imported.cohort_ids, now=NOW + HOUR, published_by=None)
+
+    assert changes == ["C1: session c1/a/2 on 2027-03-03 10:00 UTC cancelled"]
+    dropped = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]
+    assert dropped["status"] == LiveSession.Status.cancelled
+    assert dropped["cancelled_at"] == NOW + HOUR and dropped["sequence"] == 1 and dropped["uid"] == uid
+    rebuilt = await published_plan(imported.cohort_ids)
+    assert [s.id for s in rebuilt.cohorts[0].sessions] == ["c1/a/1"]
+
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + 2 * HOUR, published_by=None)
+    back = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]
+    assert back["status"] == LiveSession.Status.scheduled and back["cancelled_at"] is None
+    assert back["sequence"] == 2 and back["uid"] == uid
+    assert changes == ["C1: session c1/a/2 is back on 2027-03-03 10:00 UTC"]
+
+
+@pytest.mark.anyio
+async def test_a_removed_module_with_a_completion_is_kept_and_one_without_is_deleted(db):
+    imported = await import_problem(tiny_problem())
+    two = (Module("c1/m1", "reading", 8, T0 - 72 * HOUR, T0 - 24 * HOUR),
+           Module("c1/m2", "reading", 7, T0 - 72 * HOUR, T0 - 24 * HOUR))
+    await publish_plan(tiny_plan(modules=two), imported.cohort_ids, now=NOW, published_by=None)
+    m1 = await AsyncModule.select().where(AsyncModule.key == "c1/m1").first()
+    assert m1["title"] == "Reading (part 1 of 2)"
+    learner = await Person.select(Person.id).where(Person.email == "a@x.org").first()
+    await ModuleCompletion(module=m1["id"], person=learner["id"], completed_at=NOW).save()
+
+    await publish_plan(tiny_plan(modules=()), imported.cohort_ids, now=NOW + HOUR, published_by=None)
+
+    assert [m["key"] for m in await AsyncModule.select(AsyncModule.key)] == ["c1/m1"]
+
+
+@pytest.mark.anyio
+async def test_replanning_problem_fixes_held_sessions_and_carries_the_previous_plan(db):
+    imported = await import_problem(tiny_problem())
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+
+    between = T0 + 30 * 60 * timedelta(seconds=1)  # the first session is under way
+    replan = await problem_from_db(imported.cohort_ids, now=between)
+
+    assert replan.fixed == (FixedSession(cohort="C1", session_id="c1/a/1"),)
+    assert replan.previous is not None and replan.previous.cohorts == tiny_plan().cohorts
+    assert replan.busy == ()
+    before = await problem_from_db(imported.cohort_ids, now=NOW)
+    assert before.fixed == ()
+
+
+@pytest.mark.anyio
+async def test_problem_from_db_round_trips_the_imported_problem(db):
+    original = tiny_problem()
+    imported = await import_problem(original)
+    rebuilt = await problem_from_db(imported.cohort_ids, now=NOW)
+    assert rebuilt.program == original.program
+    assert rebuilt.cohorts == original.cohorts
+    assert rebuilt.previous is None and rebuilt.fixed == () and rebuilt.busy == ()
+
+
+@pytest.mark.anyio
+async def test_sessions_of_another_published_cohort_make_its_facilitator_busy(db):
+    other = cohort("C2", [facilitator("f@x.org"), member("c@x.org")])
+    imported = await import_problem(tiny_problem(other))
+    c1, c2 = imported.cohort_ids
+    theirs = tiny_plan(session("c2/a/1", T0 + 2 * HOUR, section="c2/a"), modules=(), name="C2",
+                       learners=("c@x.org",))
+    await publish_plan(theirs, [c2], now=NOW, published_by=None)
+
+    mine = await problem_from_db([c1], now=NOW)
+
+    assert [(b.email, b.start, b.end) for b in mine.busy] == [("f@x.org", T0 + 2 * HOUR, T0 + 3 * HOUR)]
+    assert (await problem_from_db([c1, c2], now=NOW)).busy == ()
+
+
+@pytest.mark.anyio
+async def test_cohorts_of_different_programs_cannot_be_planned_together(db):
+    first = await import_problem(tiny_problem())
+    second = await import_problem(problem(program(unit("x", 60), id="other", name="Other"),
+                                          cohort("C9", [facilitator("g@x.org"), member("z@x.org")])))
+    with pytest.raises(UserError, match="different programs"):
+        await problem_from_db(first.cohort_ids + second.cohort_ids, now=NOW)
+
+
+@pytest.mark.anyio
+async def test_a_plan_for_other_cohorts_is_refused_and_nothing_is_written(db):
+    imported = await import_problem(tiny_problem())
+    with pytest.raises(UserError, match="this plan is for"):
+        await publish_plan(replace(tiny_plan(), cohorts=(replace(tiny_plan().cohorts[0], name="Elsewhere"),)),
+                           imported.cohort_ids, now=NOW, published_by=None)
+    assert await LiveSession.count() == 0
+    assert (await Cohort.select(Cohort.status).first())["status"] == Cohort.Status.draft
