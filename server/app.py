@@ -1,0 +1,189 @@
+"""The Litestar application: templates, static files, sessions in the database, CSRF, error pages.
+
+`create_app()` is the factory uvicorn calls in each worker (`serve(...)` starts uvicorn with factory=True).
+Routes are listed in `server/controllers/__init__.py` (ROUTES).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template.config import TemplateConfig
+
+from server.auth import LoadUserMiddleware, signin_url
+from server.session_store import DatabaseStore, RotatingSessionConfig
+from server.settings import ConfigError, Settings
+from server.templating import register
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "web" / "templates"
+STATIC = ROOT / "web" / "static"
+HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
+SESSION_MAX_AGE = 60 * 60 * 12  # a working day and a bit
+
+log = logging.getLogger("cadence.app")
+
+
+def _check_assets() -> None:
+    if not (HTMX_DIST / "htmx.min.js").is_file():
+        raise ConfigError(f"htmx is missing ({HTMX_DIST / 'htmx.min.js'}): run `make install`")
+
+
+@get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False, opt={"skip_session": True})
+def healthz() -> str:
+    return "ok"
+
+
+@asynccontextmanager
+async def _database(app: Litestar) -> AsyncGenerator[None, None]:
+    from piccolo.engine.postgres import PostgresEngine
+
+    from models.tables import Person
+
+    engine = Person._meta.db
+    pooled = isinstance(engine, PostgresEngine)
+    if pooled:
+        await engine.start_connection_pool()
+    try:
+        yield
+    finally:
+        if pooled:
+            await engine.close_connection_pool()
+
+
+# --- error pages ------------------------------------------------------------------------------------------
+
+
+def _wants_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    template = f"errors/{status}.html" if status in (400, 403, 404, 500) else "errors/error.html"
+    return Template(
+        template,
+        context={"status": status, "title": title, "message": message, "htmx": _wants_htmx(request)},
+        status_code=status,
+    )
+
+
+def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    target = signin_url(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    if _wants_htmx(request):
+        # htmx follows HX-Redirect with a full page load; a plain 303 would be swapped into the page.
+        return Response("Please sign in.", status_code=401, headers={"HX-Redirect": target},
+                        media_type=MediaType.TEXT)
+    return Redirect(target, status_code=303)
+
+
+def _forbidden(request: Request, exc: PermissionDeniedException) -> Response:
+    message = exc.detail or "You may not do that."
+    if "CSRF" in message:
+        message = "The form had expired or did not come from this site. Reload the page and try again."
+    return _error_page(request, 403, "Not allowed", message)
+
+
+def _not_found(request: Request, exc: NotFoundException) -> Response:
+    return _error_page(request, 404, "Not found", "There is nothing at this address.")
+
+
+def _validation(request: Request, exc: ValidationException) -> Response:
+    problems = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            key = item.get("key") or item.get("source") or "input"
+            problems.append(f"{key}: {item.get('message', 'invalid')}")
+    message = "; ".join(problems) or (exc.detail or "The request could not be read.")
+    return _error_page(request, 400, "Bad request", message)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    return _error_page(request, exc.status_code, "Error", exc.detail or "The request failed.")
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_page(request, 500, "Something went wrong", "The server hit an error. Nothing was changed.")
+
+
+# --- the app ----------------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    from server.controllers import ROUTES
+
+    settings = settings or Settings.from_env()
+    _check_assets()
+    session_config = RotatingSessionConfig(
+        key="cadence_session",
+        max_age=SESSION_MAX_AGE,
+        secure=settings.base_url.startswith("https://"),
+        samesite="lax",
+        httponly=True,
+    )
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_secure=settings.base_url.startswith("https://"),
+        exclude=["^/feed/", "^/healthz$"],
+    )
+    templates = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register)
+    static = create_static_files_router(
+        path="/static", directories=[STATIC, HTMX_DIST], include_in_schema=False, opt={"skip_session": True}
+    )
+    app = Litestar(
+        route_handlers=[healthz, static, *ROUTES],
+        request_class=HTMXRequest,
+        plugins=[HTMXPlugin()],
+        template_config=templates,
+        csrf_config=csrf,
+        middleware=[session_config.middleware, LoadUserMiddleware()],
+        stores={"sessions": DatabaseStore(), "rate_limit": MemoryStore()},
+        lifespan=[_database],
+        openapi_config=None,
+        exception_handlers={
+            NotAuthorizedException: _not_authorized,
+            PermissionDeniedException: _forbidden,
+            NotFoundException: _not_found,
+            ValidationException: _validation,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        state=State({"settings": settings, "session_config": session_config}),
+        debug=False,
+    )
+    return app
+
+
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
+    """Run uvicorn on the app factory; several workers share sessions and planner state through the DB."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    _check_assets()
+    create_app(settings)  # fail here, in one readable line, rather than in each worker
+    sys.stderr.write(f"Cadence is running at http://{host}:{port}/ (workers: {workers}; Ctrl+C stops it)\n")
+    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=True)
+    return 0

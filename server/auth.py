@@ -1,0 +1,134 @@
+"""Who is signed in, and what they may reach.
+
+- `LoadUserMiddleware` puts the signed-in `Person` row (or None) in `scope["user"]`, so `request.user` works
+  in every handler, guard and template.
+- Guards are plain functions: `signed_in`, and `role_guard(*roles)` which builds one. A designer passes every
+  role guard (the issue: "a designer everything"); record-level checks (a learner's own records, a
+  facilitator's own cohorts) belong to the handlers that know the records.
+- `authenticate(email, password)` checks the password in a worker thread and takes the same argon2 time
+  whether or not the email exists.
+- `sign_in(request, person)` / `sign_out(request)` manage the session; sign-in issues a fresh session id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from models.tables import Person
+from server.session_store import renew_session_id
+
+SESSION_KEY = "person_id"
+ROLES = tuple(role.value for role in Person.Role)
+Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+
+
+class LoadUserMiddleware(ASGIMiddleware):
+    """Runs after the session middleware: session["person_id"] -> the active Person row, else None."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        scope["user"] = await _person_from_session(scope.get("session"))
+        await next_app(scope, receive, send)
+
+
+async def _person_from_session(session: Any) -> Person | None:
+    if not isinstance(session, dict):
+        return None
+    person_id = session.get(SESSION_KEY)
+    if not isinstance(person_id, int):
+        return None
+    return await Person.objects().where((Person.id == person_id) & (Person.active.eq(True))).first()
+
+
+# --- guards -----------------------------------------------------------------------------------------------
+
+
+def current_user(connection: ASGIConnection) -> Person | None:
+    return connection.scope.get("user")
+
+
+def signed_in(connection: ASGIConnection, _: BaseRouteHandler | None = None) -> None:
+    if current_user(connection) is None:
+        raise NotAuthorizedException("Please sign in.")
+
+
+def role_guard(*roles: str) -> Guard:
+    """A guard letting through people whose account role is one of `roles`, and designers."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"role_guard: unknown roles {sorted(unknown)}")
+    allowed = frozenset(roles) | {Person.Role.designer.value}
+
+    def guard(connection: ASGIConnection, handler: BaseRouteHandler | None = None) -> None:
+        signed_in(connection, handler)
+        if current_user(connection).role not in allowed:
+            raise PermissionDeniedException("This page is not available to your account.")
+
+    guard.__name__ = f"role_guard_{'_'.join(roles)}"
+    return guard
+
+
+designer_only = role_guard(Person.Role.designer.value)
+
+
+# --- sign-in ----------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    from server.passwords import hash_password
+
+    return hash_password("not-a-real-password: equalises timing for unknown emails")
+
+
+async def authenticate(email: str, password: str) -> Person | None:
+    """The active person with this email and password, or None. Same hashing cost for unknown emails."""
+    from server.passwords import verify_password
+
+    email = email.strip().lower()
+    person = await Person.objects().where(Person.email == email).first() if email else None
+    stored = person.password_hash if person is not None and person.password_hash else None
+    if stored is None:
+        dummy = await anyio.to_thread.run_sync(_dummy_hash)
+        await anyio.to_thread.run_sync(verify_password, dummy, password)
+        return None
+    ok = await anyio.to_thread.run_sync(verify_password, stored, password)
+    if not ok or not person.active:
+        return None
+    return person
+
+
+async def sign_in(connection: ASGIConnection, person: Person, config: ServerSideSessionConfig) -> None:
+    """Start a session for `person` under a new session id (the old id, if any, is dropped)."""
+    await renew_session_id(connection, config)
+    connection.scope["session"] = {SESSION_KEY: person.id}
+    connection.scope["user"] = person
+
+
+def sign_out(connection: ASGIConnection) -> None:
+    connection.clear_session()
+    connection.scope["user"] = None
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a relative path on this site: no scheme, no host, no '//' or '/\\' tricks."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    return target
+
+
+def signin_url(next_path: str) -> str:
+    return f"/signin?next={quote(next_path, safe='/')}"

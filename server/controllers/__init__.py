@@ -1,0 +1,22 @@
+"""Every route of the web app, in one list the app factory mounts.
+
+Each controller is one resource: its path, guards and dependencies sit on the class; handlers stay short.
+Other areas add their controllers to ROUTES in the marked block at the end.
+"""
+
+from __future__ import annotations
+
+from server.controllers.auth import HomeController, SignInController
+from server.controllers.profile import ProfileController
+
+ROUTES: list = [
+    HomeController,
+    SignInController,
+    ProfileController,
+]
+
+# --- designer pages ---------------------------------------------------------------------------------------
+# --- end of designer pages --------------------------------------------------------------------------------
+
+# --- learner / facilitator / manager pages and calendar feeds: append below (one line per controller) ---
+# --- end of appended routes -------------------------------------------------------------------------------

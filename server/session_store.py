@@ -1,0 +1,129 @@
+"""Server-side HTTP sessions kept in the `WebSession` table, so every worker process sees the same sessions.
+
+Also the session backend that issues a fresh session id at sign-in (against session fixation): Litestar's
+server-side backend keeps whatever id the client's cookie carries, so sign-in asks for a new one here.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.stores.base import Store
+from litestar.types import Empty
+
+from models.tables import WebSession
+
+NO_EXPIRY = timedelta(days=365)  # rows need an expiry; "never" means a year here
+PURGE_EVERY = 50  # writes between two sweeps of expired rows (per process)
+_NEW_ID = "cadence.new_session_id"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _delta(value: int | timedelta | None) -> timedelta:
+    if value is None:
+        return NO_EXPIRY
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+class DatabaseStore(Store):
+    """A Litestar `Store` on the WebSession table. Values are bytes, kept base64-encoded in a text column."""
+
+    def __init__(self, namespace: str = "") -> None:
+        self.namespace = namespace
+        self._writes = 0
+
+    def _key(self, key: str) -> str:
+        return f"{self.namespace}:{key}" if self.namespace else key
+
+    def with_namespace(self, namespace: str) -> DatabaseStore:
+        return DatabaseStore(f"{self.namespace}_{namespace}" if self.namespace else namespace)
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        raw = value.encode() if isinstance(value, str) else value
+        data = base64.b64encode(raw).decode("ascii")
+        expires_at = _now() + _delta(expires_in)
+        # One statement, so two workers writing the same session never race between a read and a write.
+        await WebSession.insert(WebSession(key=self._key(key), data=data, expires_at=expires_at)).on_conflict(
+            target=WebSession.key, action="DO UPDATE", values=[WebSession.data, WebSession.expires_at]
+        )
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 1:
+            await self.purge_expired()
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        row = (
+            await WebSession.select(WebSession.data, WebSession.expires_at)
+            .where(WebSession.key == self._key(key))
+            .first()
+        )
+        if row is None:
+            return None
+        if row["expires_at"] <= _now():
+            await self.delete(key)
+            return None
+        if renew_for is not None:
+            await WebSession.update({WebSession.expires_at: _now() + _delta(renew_for)}).where(
+                WebSession.key == self._key(key)
+            )
+        return base64.b64decode(row["data"])
+
+    async def delete(self, key: str) -> None:
+        await WebSession.delete().where(WebSession.key == self._key(key))
+
+    async def delete_all(self) -> None:
+        if self.namespace:
+            await WebSession.delete().where(WebSession.key.like(f"{self.namespace}:%"))
+        else:
+            await WebSession.delete(force=True)
+
+    async def exists(self, key: str) -> bool:
+        return await WebSession.exists().where(
+            (WebSession.key == self._key(key)) & (WebSession.expires_at > _now())
+        )
+
+    async def expires_in(self, key: str) -> int | None:
+        row = await WebSession.select(WebSession.expires_at).where(WebSession.key == self._key(key)).first()
+        if row is None:
+            return None
+        left = int((row["expires_at"] - _now()).total_seconds())
+        return left if left > 0 else None
+
+    async def purge_expired(self) -> None:
+        await WebSession.delete().where(WebSession.expires_at <= _now())
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Uses the id that `renew_session_id` chose for this request instead of the one in the cookie."""
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        fresh = connection.scope.get("state", {}).get(_NEW_ID)
+        return fresh or super().get_session_id(connection)
+
+    async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
+        # Litestar would store an empty session (one row and a cookie per anonymous request); only write
+        # sessions with something in them, and clear a cookie that points at one that is now empty.
+        if scope_session is Empty or not scope_session:
+            if connection.cookies.get(self.config.key) in (None, "", "null"):
+                return
+            scope_session = Empty
+        await super().store_in_message(scope_session, message, connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+async def renew_session_id(connection: ASGIConnection[Any, Any, Any, Any], config: ServerSideSessionConfig) -> None:
+    """Drop the stored session under the client's current id; the response will carry a new random id."""
+    old = connection.cookies.get(config.key)
+    if old:
+        await config.get_store_from_app(connection.scope["app"]).delete(old)
+    connection.scope.setdefault("state", {})[_NEW_ID] = secrets.token_hex(config.session_id_bytes)

@@ -1,0 +1,115 @@
+"""The app's plumbing: static htmx, health check, error pages, sessions in the database, settings errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from web_helpers import make_person, run, sign_in, web_client
+
+from server.session_store import DatabaseStore
+from server.settings import ConfigError, Settings
+from server.templating import local_text, utc_iso, utc_text
+
+
+def test_htmx_is_served_from_the_npm_package(db):
+    with web_client() as client:
+        response = client.get("/static/htmx.min.js")
+        css = client.get("/static/cadence.css")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert "htmx" in response.text[:2000]
+    assert css.status_code == 200
+    assert "text/css" in css.headers["content-type"]
+
+
+def test_healthz(db):
+    with web_client() as client:
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.text == "ok"
+    assert "cadence_session" not in response.headers.get("set-cookie", "")
+
+
+def test_unknown_page_is_a_readable_404(db):
+    with web_client() as client:
+        response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "<h1>Not found" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_no_openapi_schema(db):
+    with web_client() as client:
+        assert client.get("/schema").status_code == 404
+
+
+def test_pages_carry_htmx_and_the_csrf_header(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        sign_in(client, "dee@example.org")
+        page = client.get("/profile").text
+    assert '<script src="/static/htmx.min.js" defer></script>' in page
+    assert 'hx-boost="true"' in page
+    header = re.search(r"""hx-headers='\{"x-csrftoken": "([^"]+)"\}'""", page)
+    assert header and len(header.group(1)) > 20
+
+
+def test_production_without_secret_is_a_config_error():
+    with pytest.raises(ConfigError, match="CADENCE_SECRET_KEY: required when CADENCE_ENV=production"):
+        Settings.from_env({"CADENCE_ENV": "production"})
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        Settings.from_env({"CADENCE_SECRET_KEY": "short"})
+
+
+def test_time_formatting_in_the_viewers_zone():
+    instant = datetime(2027, 3, 3, 14, 0, tzinfo=UTC)
+    assert utc_iso(instant) == "2027-03-03T14:00:00Z"
+    assert utc_text(instant) == "2027-03-03 14:00 UTC"
+    assert local_text(instant, "America/New_York") == "Wed 3 Mar, 09:00 EST"
+    assert local_text(instant, "Asia/Kolkata") == "Wed 3 Mar, 19:30 IST"
+    with pytest.raises(ValueError):
+        utc_iso(datetime(2027, 3, 3, 14, 0))
+
+
+@pytest.mark.anyio
+async def test_database_store_round_trip(db):
+    store = DatabaseStore()
+    await store.set("k1", b"\x00hello", expires_in=60)
+    assert await store.get("k1") == b"\x00hello"
+    assert await store.exists("k1")
+    assert 0 < await store.expires_in("k1") <= 60
+    await store.set("k1", "again", expires_in=timedelta(seconds=30))
+    assert await store.get("k1") == b"again"
+    await store.set("old", b"x", expires_in=-1)  # already expired
+    assert await store.get("old") is None
+    assert not await store.exists("old")
+    other = store.with_namespace("other")
+    await other.set("k1", b"separate")
+    assert await store.get("k1") == b"again"
+    await other.delete_all()
+    assert await store.get("k1") == b"again"
+    await store.delete("k1")
+    assert await store.get("k1") is None
+
+
+def test_sessions_are_shared_by_two_app_instances(db):
+    """Two apps (as two worker processes would be) serve the same signed-in session from the database."""
+    make_person("dee@example.org", "designer", name="Dee Signer")
+    with web_client() as first:
+        sign_in(first, "dee@example.org")
+        cookie = first.cookies.get("cadence_session")
+    with web_client() as second:
+        second.cookies.set("cadence_session", cookie, domain="testserver.local")
+        page = second.get("/profile")
+    assert page.status_code == 200
+    assert "Dee Signer" in page.text
+    assert run(_expiry_is_aware())
+
+
+async def _expiry_is_aware() -> bool:
+    from models.tables import WebSession
+
+    row = await WebSession.select(WebSession.expires_at).first()
+    return row["expires_at"].tzinfo is not None and row["expires_at"] > datetime.now(UTC)

@@ -1,0 +1,171 @@
+"""Signing in and out, session fixation, CSRF, guards."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from web_helpers import (
+    PASSWORD,
+    csrf_token,
+    make_person,
+    post_form,
+    run,
+    session_cookie,
+    sign_in,
+    web_client,
+)
+
+from models.tables import WebSession
+from server.auth import role_guard, safe_next, signed_in
+
+
+def test_sign_in_then_out(db):
+    make_person("dee@example.org", "designer", name="Dee Signer")
+    with web_client() as client:
+        first = client.get("/profile", follow_redirects=False)
+        assert first.status_code == 303
+        assert first.headers["location"] == "/signin?next=/profile"
+
+        response = sign_in(client, "Dee@Example.org", next="/profile")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/profile"
+        page = client.get("/profile")
+        assert page.status_code == 200
+        assert "Dee Signer" in page.text
+
+        out = post_form(client, "/signout")
+        assert out.status_code == 303
+        assert client.get("/profile", follow_redirects=False).status_code == 303
+    assert run(WebSession.count()) == 0
+
+
+def test_wrong_password_page_is_the_same_for_unknown_email(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        wrong = sign_in(client, "dee@example.org", "not the password")
+        unknown = sign_in(client, "nobody@example.org", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Email or password is incorrect" in wrong.text
+    assert "Email or password is incorrect" in unknown.text
+
+    def strip(html: str, email: str) -> str:
+        # the page echoes the typed email back into the field; apart from that they are identical
+        return html.replace(email, "EMAIL").split('name="_csrf_token" value="')[0]
+
+    assert strip(wrong.text, "dee@example.org") == strip(unknown.text, "nobody@example.org")
+
+
+def test_inactive_person_cannot_sign_in(db):
+    make_person("gone@example.org", "learner", active=False)
+    with web_client() as client:
+        assert sign_in(client, "gone@example.org").status_code == 401
+
+
+def test_sign_in_issues_a_fresh_session_id(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        # a session id planted before sign-in (e.g. by an attacker) ...
+        client.cookies.set("cadence_session", "a" * 64, domain="testserver.local")
+        response = sign_in(client, "dee@example.org")
+        assert response.status_code == 303
+        after = session_cookie(client)
+        assert after and after != "a" * 64
+        # ... is not the one that is signed in
+        client.cookies.set("cadence_session", "a" * 64, domain="testserver.local")
+        assert client.get("/profile", follow_redirects=False).status_code == 303
+
+    # and a second sign-in from the same browser gets another id again
+    with web_client() as client:
+        sign_in(client, "dee@example.org")
+        first = session_cookie(client)
+        sign_in(client, "dee@example.org")
+        assert session_cookie(client) != first
+        assert client.get("/profile").status_code == 200
+
+
+def test_form_post_without_csrf_token_is_refused(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        sign_in(client, "dee@example.org")
+        response = client.post("/profile", data={"timezone": "Europe/Berlin", "work_start": "09:00",
+                                                 "work_end": "17:00", "work_days": "Mon"})
+        assert response.status_code == 403
+        assert "Reload the page" in response.text
+        # sign-in itself is a form: also refused without its token
+        client.cookies.clear()
+        assert client.post("/signin", data={"email": "dee@example.org", "password": PASSWORD}).status_code == 403
+
+
+def test_htmx_post_without_header_is_refused(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        sign_in(client, "dee@example.org")
+        data = {"timezone": "Europe/Berlin", "work_start": "09:00", "work_end": "17:00", "work_days": "Mon"}
+        refused = client.post("/profile", data=data, headers={"HX-Request": "true"})
+        assert refused.status_code == 403
+        accepted = client.post("/profile", data=data,
+                               headers={"HX-Request": "true", "x-csrftoken": csrf_token(client)})
+        assert accepted.status_code == 200
+        assert "Saved." in accepted.text
+        assert "<html" not in accepted.text  # just the fragment
+
+
+def test_htmx_request_when_signed_out_gets_hx_redirect(db):
+    with web_client() as client:
+        response = client.get("/profile", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/signin?next=/profile"
+
+
+def test_next_must_be_relative(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        response = sign_in(client, "dee@example.org", next="https://evil.example/")
+    assert response.headers["location"] == "/"
+    assert safe_next("//evil.example/x") == "/"
+    assert safe_next("/\\evil.example") == "/"
+    assert safe_next("/cohorts/3?tab=plan") == "/cohorts/3?tab=plan"
+
+
+class _Connection:
+    def __init__(self, user):
+        self.scope = {"user": user}
+
+
+class _Person:
+    def __init__(self, role):
+        self.role = role
+
+
+def test_guards_are_plain_functions():
+    learner_pages = role_guard("learner")
+    learner_pages(_Connection(_Person("learner")), None)
+    learner_pages(_Connection(_Person("designer")), None)  # a designer sees everything
+    with pytest.raises(PermissionDeniedException):
+        learner_pages(_Connection(_Person("manager")), None)
+    with pytest.raises(NotAuthorizedException):
+        learner_pages(_Connection(None), None)
+    with pytest.raises(NotAuthorizedException):
+        signed_in(_Connection(None), None)
+    with pytest.raises(ValueError):
+        role_guard("admin")
+
+
+def test_profile_validation_and_save(db):
+    make_person("lee@example.org", "learner")
+    with web_client() as client:
+        sign_in(client, "lee@example.org")
+        bad = post_form(client, "/profile", {"timezone": "Mars/Olympus", "work_start": "18:00",
+                                             "work_end": "09:00"})
+        assert bad.status_code == 400
+        assert "Mars/Olympus is not a time zone name" in bad.text
+        assert "The day must end after it starts" in bad.text
+        assert "Choose at least one working day" in bad.text
+        good = post_form(client, "/profile", {"timezone": "Asia/Kolkata", "work_start": "10:00",
+                                              "work_end": "18:30", "work_days": ["Mon", "Tue", "Wed"]})
+        assert good.status_code == 200
+    from models.tables import Person
+
+    row = run(Person.select().where(Person.email == "lee@example.org").first())
+    assert (row["timezone"], row["work_start"], row["work_end"], row["work_days"]) == (
+        "Asia/Kolkata", "10:00", "18:30", "Mon,Tue,Wed")
