@@ -76,11 +76,15 @@ async def import_files(program: Path, cohorts: list[Path]) -> int:
     for cohort, cohort_id in zip(problem.cohorts, imported.cohort_ids, strict=True):
         counts = {role: sum(1 for m in cohort.members if m.role is role) for role in p.Role}
         out.write(
-            f"cohort {cohort.name!r} (id {cohort_id}): {counts[p.Role.LEARNER]} learners, "
-            f"{counts[p.Role.FACILITATOR]} facilitators, {counts[p.Role.MANAGER]} managers, "
-            f"starts {cohort.start.isoformat()} for {cohort.weeks} weeks\n"
+            f"cohort {cohort.name!r} (id {cohort_id}): {plural(counts[p.Role.LEARNER], 'learner')}, "
+            f"{plural(counts[p.Role.FACILITATOR], 'facilitator')}, {plural(counts[p.Role.MANAGER], 'manager')}, "
+            f"starts {cohort.start.isoformat()} for {plural(cohort.weeks, 'week')}\n"
         )
     return 0
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 async def _upsert_program(program: p.Program) -> int:
