@@ -320,7 +320,7 @@ def assemble_problem(program: Program, cohorts: list[ParsedCohort]) -> Problem:
                 field, before, after = difference
                 raise InputError(place.file, place.at(field),
                                  f"facilitator {member.email!r} is described two ways: {field} {before} in "
-                                 f"{first_place} but {after} here in {place}")
+                                 f"{first_place} but {after} here")
     if not cohorts:
         raise InputError("(command line)", "", "no cohort file given")
     return Problem(program=program, cohorts=tuple(parsed.cohort for parsed in cohorts))
@@ -505,7 +505,7 @@ def _zone(file: str, where: str, value: object) -> str:
         raise InputError(file, where, f"expected an IANA time zone like 'Europe/London', got {_show(value)}")
     name = value.strip()
     if name not in _known_zones():
-        raise InputError(file, where, f"unknown time zone {name!r}{_hint(name, _known_zones())}")
+        raise InputError(file, where, f"unknown time zone {name!r}")
     return name
 
 
