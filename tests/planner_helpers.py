@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import strategies as st
 
 from planner.loading import working_hours
+from planner.plan import CohortPlan, Module, Plan, Portion, Section, Session, Status
 from planner.problem import Cohort, Member, Mode, Person, Problem, Program, Role, Unit
 
 # Zones with and without daylight saving, on both hemispheres, and a half-hour offset.
@@ -70,6 +71,51 @@ def cohort(
 
 def problem(program: Program, *cohorts: Cohort, **overrides) -> Problem:
     return Problem(program=program, cohorts=tuple(cohorts), **overrides)
+
+
+# --- a hand-built valid plan (tests mutate it one rule at a time) ---------------------------------------
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2027, 3, day, hour, minute, tzinfo=UTC)
+
+
+PROGRAM = program(
+    unit("intro", 20, "async"),
+    unit("reading", 10, "async", requires=["intro"]),
+    unit("kickoff", 60, "live", requires=["intro"]),
+    unit("practice", 30, "live", requires=["kickoff"]),
+    unit("wrap", 30, "either", requires=["practice"]),
+    live_minutes=60,
+    module_max_minutes=15,
+    weekly_async_minutes=60,
+    live_sessions_per_week=2,
+    prework_lead_hours=24,
+)
+MEMBERS = (
+    facilitator("f@example.com", hours="08:00-18:00"),
+    facilitator("g@example.com", tz="Europe/London", hours="08:00-18:00"),
+    member("a@example.com"),
+    member("b@example.com", tz="America/New_York", hours="10:00-18:00"),
+)
+PROBLEM = problem(PROGRAM, cohort("c1", MEMBERS, start=date(2027, 3, 1), weeks=2, max_sections=2))
+
+S1 = Session("c1/a/1", "c1/a", at(3, 14), at(3, 15), "f@example.com", (Portion("kickoff", 60),), ("intro-1", "intro-2"))
+S2 = Session("c1/a/2", "c1/a", at(4, 14), at(4, 15), "g@example.com", (Portion("practice", 30),), ())
+MODULES = (
+    Module("intro-1", "intro", 10, at(1, 0), at(2, 9)),
+    Module("intro-2", "intro", 10, at(1, 0), at(2, 9)),
+    Module("reading-1", "reading", 10, at(1, 0), at(2, 16)),
+    Module("wrap-1", "wrap", 15, at(4, 15), at(8, 12)),
+    Module("wrap-2", "wrap", 15, at(4, 15), at(8, 12)),
+)
+# b (New York, 10:00-18:00) joins both 14:00Z sessions at 09:00 EST: outside; a (UTC) is inside.
+PLAN = Plan(
+    status=Status.OPTIMAL,
+    objective=0,
+    bound=0,
+    coverage=0.5,
+    cohorts=(CohortPlan("c1", (Section("c1/a", ("a@example.com", "b@example.com")),), (S1, S2), MODULES),),
+)
 
 
 # --- random valid problems ---------------------------------------------------------------------------------
