@@ -24,9 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
-from litestar.params import Body
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
 
@@ -67,8 +66,10 @@ DEADLINE_REMINDER = timedelta(days=1)  # VALARM before a module is due
 # Shared caches must never keep a feed (its URL is a credential): "private". Five minutes spares the database
 # when a client polls in bursts, and is far below REFRESH; a re-plan shows within the client's own interval.
 CACHE_CONTROL = "private, max-age=300"
-SESSION_PAGE = "/sessions/{id}"
+# Where an event's URL leads: the page this person can open for it.
+FACILITATOR_SESSION_PAGE = "/facilitator/sessions/{id}"
 LEARNER_PAGE = "/learner"
+MANAGER_SESSION_PAGE = "/manager#readiness-{id}"
 
 
 # ---------------------------------------------------------------------------------------------------- content
@@ -237,7 +238,7 @@ def render(content: FeedContent, base_url: str) -> bytes:
             end=local(row["ends_at"]),
             summary=("Cancelled: " if cancelled else "") + _session_title(row),
             description=_session_description(session, content.completed, local),
-            url=base_url + SESSION_PAGE.format(id=row["id"]),
+            url=base_url + _session_page(session, person["id"]),
             status="CANCELLED" if cancelled else "CONFIRMED",
             transparency="TRANSPARENT" if cancelled else "OPAQUE",
         )
@@ -278,6 +279,14 @@ def render(content: FeedContent, base_url: str) -> bytes:
         first, last = min(instants), max(instants)
         calendar.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
     return calendar.to_ical()
+
+
+def _session_page(session: FeedSession, person_id: int) -> str:
+    if session.row["facilitator"] == person_id:
+        return FACILITATOR_SESSION_PAGE.format(id=session.row["id"])
+    if session.learner_here:
+        return LEARNER_PAGE
+    return MANAGER_SESSION_PAGE.format(id=session.row["id"])
 
 
 def _session_title(row: dict) -> str:
@@ -333,7 +342,9 @@ async def build_feed(person: dict, *, now: datetime | None = None, base_url: str
     content = await collect(person, now=now)
     body = render(content, base_url)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return BuiltFeed(body, etag, content.last_modified().replace(microsecond=0))
+    # RFC 9110 8.8.2.1: never a Last-Modified later than the server's clock.
+    last_modified = min(content.last_modified(), now).replace(microsecond=0)
+    return BuiltFeed(body, etag, last_modified)
 
 
 # -------------------------------------------------------------------------------------------------------- HTTP
@@ -356,7 +367,7 @@ def not_modified(feed: BuiltFeed, if_none_match: str | None, if_modified_since: 
 
 
 def _not_found() -> Response:
-    return Response(content=b"Not found\n", status_code=HTTP_404_NOT_FOUND, media_type="text/plain; charset=utf-8")
+    return Response(content=b"Not found\n", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
 
 
 class FeedController(Controller):
@@ -365,8 +376,8 @@ class FeedController(Controller):
     path = "/feed"
     include_in_schema = False
 
-    @get("/{filename:str}", opt={"exclude_from_csrf": True, "public": True}, cache=False)
-    async def feed(self, request: Request, filename: str) -> Response:
+    @get("/{filename:str}", opt={"exclude_from_csrf": True, "skip_session": True})
+    async def feed(self, request: Request, filename: FromPath[str]) -> Response:
         token = filename.removesuffix(".ics")
         person = await person_for_token(token) if filename.endswith(".ics") else None
         if person is None:
@@ -381,24 +392,43 @@ class FeedController(Controller):
         if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
             return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
-        return Response(content=feed.body, media_type="text/calendar; charset=utf-8", headers=headers)
+        return Response(content=feed.body, media_type="text/calendar", headers=headers)  # Litestar adds the charset
 
 
 def _wants_fragment(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+    """An htmx request that swaps our box (not a boosted page load, which wants a whole page)."""
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
 
 
 async def feed_context(person) -> dict:
-    """What partials/feed_link.html expects as `feed`."""
+    """What partials/feed_link.html expects as `feed`: feed_urls_for(person) plus "feed_alarms"."""
     person_id = person["id"] if isinstance(person, dict) else person.id
-    alarms = person["feed_alarms"] if isinstance(person, dict) else person.feed_alarms
-    return {**await feed_urls_for(person_id), "feed_alarms": bool(alarms)}
+    row = await Person.select(Person.feed_alarms).where(Person.id == person_id).first()
+    return {**await feed_urls_for(person_id), "feed_alarms": bool(row and row["feed_alarms"])}
 
 
-def _fragment_or_back(request: Request, feed: dict) -> Response:
+# Without JavaScript, GET /profile/feed shows the feed box on a page of its own (same partial, one source).
+FEED_PAGE = """{% extends "base.html" %}
+{% block title %}Calendar feed{% endblock %}
+{% block content %}
+<h1>Your calendar feed</h1>
+{% include "partials/feed_link.html" %}
+<p><a href="/profile">Back to your profile</a></p>
+{% endblock %}"""
+
+
+def _feed_box(request: Request, feed: dict) -> Response:
     if _wants_fragment(request):
         return Template(template_name="partials/feed_link.html", context={"feed": feed})
-    return Redirect(path="/profile", status_code=303)
+    return Template(template_str=FEED_PAGE, context={"feed": feed})
+
+
+def _fragment_or_back(request: Request, feed: dict, back: str | None) -> Response:
+    from server.auth import safe_next
+
+    if _wants_fragment(request):
+        return Template(template_name="partials/feed_link.html", context={"feed": feed})
+    return Redirect(path=safe_next(back, "/profile"), status_code=303)
 
 
 def _signed_in(connection, handler) -> None:
@@ -408,29 +438,28 @@ def _signed_in(connection, handler) -> None:
 
 
 class FeedSettingsController(Controller):
-    """The profile's feed box: rotate the secret URL, switch reminders on or off. Any signed-in person."""
+    """The feed box: show it, rotate the secret URL, switch reminders on or off. Any signed-in person, for
+    their own feed only (the person is always request.user; no id comes from the client)."""
 
     path = "/profile/feed"
+    guards = [_signed_in]
     include_in_schema = False
 
-    @post("/rotate", guards=[_signed_in])
-    async def rotate(self, request: Request) -> Response:
-        user = request.user
-        await rotate_token(user.id)
-        person = await Person.select().where(Person.id == user.id).first()
-        return _fragment_or_back(request, await feed_context(person))
+    @get("/")
+    async def show(self, request: Request) -> Response:
+        return _feed_box(request, await feed_context(request.user))
 
-    @post("/alarms", guards=[_signed_in])
-    async def alarms(
-        self,
-        request: Request,
-        data: dict[str, str] = Body(media_type=RequestEncodingType.URL_ENCODED),  # noqa: B008
-    ) -> Response:
-        choice = (data or {}).get("alarms", "")
+    @post("/rotate", status_code=200)
+    async def rotate(self, request: Request) -> Response:
+        form = await request.form()
+        await rotate_token(request.user.id)
+        return _fragment_or_back(request, await feed_context(request.user), form.get("next"))
+
+    @post("/alarms", status_code=200)
+    async def alarms(self, request: Request) -> Response:
+        form = await request.form()
+        choice = form.get("alarms", "")
         if choice not in ("on", "off"):
             raise ClientException(detail="alarms: expected 'on' or 'off'")
-        user = request.user
-        await Person.update({Person.feed_alarms: choice == "on"}).where(Person.id == user.id)
-        person = await Person.select().where(Person.id == user.id).first()
-        return _fragment_or_back(request, await feed_context(person))
-
+        await Person.update({Person.feed_alarms: choice == "on"}).where(Person.id == request.user.id)
+        return _fragment_or_back(request, await feed_context(request.user), form.get("next"))

@@ -93,11 +93,12 @@ async def _insert(table, **values) -> int:
     return rows[0]["id"]
 
 
-async def seed_feed_world() -> FeedWorld:
+async def seed_feed_world(published_at: datetime = PUBLISHED_AT) -> FeedWorld:
+    """Every row's created/updated/completed stamp is `published_at` (HTTP tests pass one in the past)."""
     world = FeedWorld()
     for key, (name, role, zone) in PEOPLE.items():
         world.people[key] = await _insert(
-            Person, email=f"{key}@example.com", name=name, role=role, timezone=zone, created_at=PUBLISHED_AT
+            Person, email=f"{key}@example.com", name=name, role=role, timezone=zone, created_at=published_at
         )
     world.program = await _insert(Program, slug="support-onboarding", name=PROGRAM_NAME)
     units = {}
@@ -111,7 +112,7 @@ async def seed_feed_world() -> FeedWorld:
         )
     world.cohort = await _insert(
         Cohort, program=world.program, name=COHORT_NAME, start_date=date(2027, 3, 1), weeks=6,
-        timezone="Europe/London", max_sections=2, status="published", published_at=PUBLISHED_AT,
+        timezone="Europe/London", max_sections=2, status="published", published_at=published_at,
     )
     sections = {key: await _insert(Section, cohort=world.cohort, key=f"support/{key}") for key in ("a", "b")}
     await _insert(Membership, cohort=world.cohort, person=world.people["fatima"], role="facilitator")
@@ -125,13 +126,13 @@ async def seed_feed_world() -> FeedWorld:
     for key, title, release, due in MODULES:
         world.modules[key] = await _insert(
             AsyncModule, cohort=world.cohort, unit=units["welcome"], key=key, uid=module_uid(key), title=title,
-            minutes=15, release_at=release, due_at=due, updated_at=PUBLISHED_AT,
+            minutes=15, release_at=release, due_at=due, updated_at=published_at,
         )
     for key, section, start in SESSIONS:
         world.sessions[key] = await _insert(
             LiveSession, cohort=world.cohort, section=sections[section], key=key, uid=session_uid(key),
             starts_at=start, ends_at=start + timedelta(hours=1), facilitator=world.people["fatima"],
-            join_url=f"https://meet.example.com/{key}", updated_at=PUBLISHED_AT,
+            join_url=f"https://meet.example.com/{key}", updated_at=published_at,
         )
         await _insert(SessionUnit, session=world.sessions[key], unit=units[SESSION_UNITS[key]], minutes=45,
                       position=0)
@@ -140,7 +141,7 @@ async def seed_feed_world() -> FeedWorld:
     for person, modules in COMPLETIONS.items():
         for module in modules:
             await _insert(ModuleCompletion, module=world.modules[module], person=world.people[person],
-                          completed_at=PUBLISHED_AT)
+                          completed_at=published_at)
     return world
 
 

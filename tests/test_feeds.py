@@ -149,7 +149,11 @@ async def test_session_event_fields(db):
     assert event["DTSTAMP"].dt == PUBLISHED_AT  # the row's updated_at, never "now"
     assert event["LAST-MODIFIED"].dt == PUBLISHED_AT
     assert event["SEQUENCE"] == 0
-    assert str(event["URL"]) == f"{BASE}/sessions/{world.sessions['a-1']}"
+    assert str(event["URL"]) == f"{BASE}/learner"
+    _, calendar = await feed_of(world, "fatima")
+    assert str(events(calendar)[session_uid("a-1")]["URL"]) == f"{BASE}/facilitator/sessions/{world.sessions['a-1']}"
+    _, calendar = await feed_of(world, "mo")
+    assert str(events(calendar)[session_uid("a-1")]["URL"]) == f"{BASE}/manager#readiness-{world.sessions['a-1']}"
     description = str(event["DESCRIPTION"])
     assert "Product tour" in description
     assert "https://meet.example.com/a-1" in description
