@@ -33,6 +33,11 @@ ATTENDANCE_CHOICES = tuple(status.value for status in Attendance.Status)
 ATTENDED = frozenset({Attendance.Status.present.value, Attendance.Status.late.value})
 
 
+def utc_now() -> datetime:
+    """The clock the pages read: one place, so a test can pin it to the fixed instants of its data."""
+    return datetime.now(UTC)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # What the pages receive
 

@@ -19,4 +19,13 @@ ROUTES: list = [
 # --- end of designer pages --------------------------------------------------------------------------------
 
 # --- learner / facilitator / manager pages and calendar feeds: append below (one line per controller) ---
+from server.controllers.learner import LearnerController  # noqa: E402
+
+ROUTES.append(LearnerController)
+from server.controllers.facilitator import FacilitatorController  # noqa: E402
+
+ROUTES.append(FacilitatorController)
+from server.controllers.manager import ManagerController  # noqa: E402
+
+ROUTES.append(ManagerController)
 # --- end of appended routes -------------------------------------------------------------------------------

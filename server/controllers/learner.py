@@ -1,0 +1,56 @@
+"""The learner's own schedule: next live session, sessions, modules with mark done / undo, progress.
+
+A learner reaches only modules of cohorts they are a learner in; anything else is "not found" (no hint
+whether it exists). Without JavaScript the done/undo forms post and redirect back to the page; with htmx
+the same URL returns the module's row plus the progress bar and next-session panel swapped out of band.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from models.tables import Person
+from server import readiness
+from server.auth import role_guard
+
+
+async def calendar_context(person: Person) -> dict:
+    """What partials/feed_link.html (the feeds area's box) expects: `feed`."""
+    from server.feeds import feed_context
+
+    return {"feed": await feed_context(person)}
+
+
+class LearnerController(Controller):
+    path = "/learner"
+    guards = [role_guard(Person.Role.learner.value)]
+    include_in_schema = False
+
+    @get("/")
+    async def page(self, request: Request) -> Template:
+        me: Person = request.user
+        schedule = await readiness.learner_schedule(me.id, now=readiness.utc_now())
+        return Template("learner/page.html", context={"schedule": schedule, **await calendar_context(me)})
+
+    @post("/modules/{module_id:int}/done", status_code=200)
+    async def done(self, request: Request, module_id: FromPath[int]) -> Response:
+        return await _set_done(request, module_id, True)
+
+    @post("/modules/{module_id:int}/undo", status_code=200)
+    async def undo(self, request: Request, module_id: FromPath[int]) -> Response:
+        return await _set_done(request, module_id, False)
+
+
+async def _set_done(request: Request, module_id: int, done: bool) -> Response:
+    me: Person = request.user
+    now = readiness.utc_now()
+    module = await readiness.set_module_done(me.id, module_id, done, now=now)
+    if module is None:
+        raise NotFoundException()
+    if not request.htmx:
+        return Redirect(f"/learner#module-{module_id}", status_code=303)
+    schedule = await readiness.learner_schedule(me.id, now=now)
+    return Template("learner/_module_changed.html", context={"module": module, "schedule": schedule})

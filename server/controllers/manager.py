@@ -1,0 +1,34 @@
+"""Managers: readiness of their reports for upcoming sessions, completion and attendance rates, CSV export.
+
+Only cohorts holding the manager's reports (Membership.manager = the manager) appear; the queries in
+server/readiness.py start from those memberships, so nothing else can leak in.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get
+from litestar.response import Template
+
+from models.tables import Person
+from server import readiness
+from server.auth import role_guard
+
+
+class ManagerController(Controller):
+    path = "/manager"
+    guards = [role_guard(Person.Role.manager.value)]
+    include_in_schema = False
+
+    @get("/")
+    async def page(self, request: Request) -> Template:
+        view = await readiness.manager_readiness(request.user.id, now=readiness.utc_now())
+        return Template("manager/page.html", context={"view": view})
+
+    @get("/readiness.csv")
+    async def csv(self, request: Request) -> Response:
+        view = await readiness.manager_readiness(request.user.id, now=readiness.utc_now())
+        return Response(
+            readiness.readiness_csv(view),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="readiness.csv"', "Cache-Control": "no-store"},
+        )

@@ -1,0 +1,136 @@
+"""The facilitator pages over HTTP: sessions, roster with local times and prework, attendance marking."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from readiness_helpers import NOW, build_world
+from web_helpers import PASSWORD, csrf_token, post_form, run, signed_in_client
+
+from models.tables import Attendance, ModuleCompletion
+from server import readiness
+from server.passwords import hash_password
+
+
+@pytest.fixture
+def world(db, monkeypatch):
+    monkeypatch.setattr(readiness, "utc_now", lambda: NOW)  # the pages' clock, pinned to the data's
+    return run(build_world(hash_password(PASSWORD)))
+
+
+def attendance(session_id: int) -> list[dict]:
+    return run(Attendance.select().where(Attendance.session == session_id))
+
+
+def row_html(html: str, person_id: int) -> str:
+    return re.search(rf'<tr id="learner-{person_id}">.*?</tr>', html, re.S).group(0)
+
+
+def test_my_upcoming_sessions(world):
+    with signed_in_client("fay@example.com") as client:
+        page = client.get("/facilitator")
+    assert page.status_code == 200
+    assert f'href="/facilitator/sessions/{world.next}"' in page.text
+    assert f'href="/facilitator/sessions/{world.past}"' not in page.text  # over already
+    assert f'href="/facilitator/sessions/{world.beta_next}"' not in page.text  # not her cohort
+    # 2027-03-12 12:00 UTC in London (GMT)
+    assert "Fri 12 Mar, 12:00 GMT" in page.text
+
+
+def test_roster_shows_each_learners_local_time_and_prework(world):
+    run(ModuleCompletion(module=world.m_tour, person=world.leo).save())
+    with signed_in_client("fay@example.com") as client:
+        page = client.get(f"/facilitator/sessions/{world.next}")
+    assert page.status_code == 200
+    lea, leo = row_html(page.text, world.lea), row_html(page.text, world.leo)
+    assert "Lea Learner" in lea and "Fri 12 Mar, 07:00 EST" in lea and "0 of 2" in lea
+    assert "Leo Learner" in leo and "Fri 12 Mar, 21:00 JST" in leo and "1 of 2" in leo
+    assert 'title="2027-03-12 12:00 UTC"' in lea
+    assert "Not marked yet" in lea
+    assert f"learner-{world.ben}" not in page.text
+
+
+def test_mark_attendance_with_htmx_then_reload(world):
+    with signed_in_client("fay@example.com") as client:
+        saved = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
+                          {"status": "present"}, htmx=True)
+        assert saved.status_code == 200
+        assert saved.text.lstrip().startswith(f'<tr id="learner-{world.lea}">')
+        assert "<html" not in saved.text
+        assert f'id="att-{world.lea}-present" name="status" value="present" checked' in saved.text
+        assert "Saved: Present, marked by Fay Facilitator" in saved.text
+
+        again = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
+                          {"status": "late"}, htmx=True)
+        assert again.status_code == 200
+
+        page = client.get(f"/facilitator/sessions/{world.next}").text
+    lea = row_html(page, world.lea)
+    assert f'id="att-{world.lea}-late" name="status" value="late" checked' in lea
+    assert 'value="present" checked' not in lea
+    assert "Late, marked by Fay Facilitator" in lea
+    rows = attendance(world.next)
+    assert len(rows) == 1
+    assert (rows[0]["person"], rows[0]["status"], rows[0]["marked_by"]) == (world.lea, "late", world.fay)
+    assert rows[0]["marked_at"].tzinfo is not None
+
+
+def test_mark_attendance_without_javascript_redirects_back(world):
+    with signed_in_client("fay@example.com") as client:
+        response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.leo}",
+                             {"status": "excused"})
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/facilitator/sessions/{world.next}#learner-{world.leo}"
+    assert [(r["person"], r["status"]) for r in attendance(world.next)] == [(world.leo, "excused")]
+
+
+def test_bad_status_is_a_400_and_writes_nothing(world):
+    with signed_in_client("fay@example.com") as client:
+        response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
+                             {"status": "asleep"})
+    assert response.status_code == 400
+    assert "present, late, excused, absent" in response.text
+    assert attendance(world.next) == []
+
+
+def test_facilitator_of_another_cohort_is_refused(world):
+    with signed_in_client("finn@example.com") as client:
+        assert client.get(f"/facilitator/sessions/{world.next}").status_code == 404
+        response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
+                             {"status": "absent"})
+        assert response.status_code == 404
+        assert client.get(f"/facilitator/sessions/{world.beta_next}").status_code == 200
+    assert attendance(world.next) == []
+
+
+def test_learner_outside_the_section_cannot_be_marked(world):
+    with signed_in_client("fay@example.com") as client:
+        response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.ben}",
+                             {"status": "present"})
+        assert response.status_code == 404
+        assert client.get("/facilitator/sessions/999999").status_code == 404
+    assert attendance(world.next) == []
+
+
+def test_designer_sees_every_roster(world):
+    with signed_in_client("dee@example.com") as client:
+        listing = client.get("/facilitator").text
+        assert f"/facilitator/sessions/{world.next}" in listing and f"/facilitator/sessions/{world.beta_next}" in listing
+        assert client.get(f"/facilitator/sessions/{world.beta_next}").status_code == 200
+
+
+def test_attendance_needs_the_csrf_token(world):
+    with signed_in_client("fay@example.com") as client:
+        csrf_token(client)
+        response = client.post(f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
+                               data={"status": "present"}, headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert attendance(world.next) == []
+
+
+def test_learners_and_managers_cannot_open_rosters(world):
+    for email in ("lea@example.com", "mia@example.com"):
+        with signed_in_client(email) as client:
+            assert client.get("/facilitator").status_code == 403
+            assert client.get(f"/facilitator/sessions/{world.next}").status_code == 403
