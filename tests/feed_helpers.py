@@ -165,3 +165,29 @@ async def cancel_session(world: FeedWorld, key: str, *, now: datetime) -> None:
         LiveSession.sequence: row["sequence"] + 1,
         LiveSession.updated_at: now,
     }).where(LiveSession.id == row["id"])
+
+
+def world_plan(*, moves: dict[str, datetime] | None = None, drop: frozenset[str] = frozenset()):
+    """The seeded cohort as a planner Plan (what `publish_plan` takes), with some sessions moved or dropped."""
+    from planner import plan as pl
+
+    moves = moves or {}
+    learners = {"a": ("liam@example.com", "nia@example.com"), "b": ("sofia@example.com",)}
+    sessions = []
+    for key, section, start in SESSIONS:
+        if key in drop:
+            continue
+        start = moves.get(key, start)
+        sessions.append(pl.Session(
+            id=key, section=f"support/{section}", start=start, end=start + timedelta(hours=1),
+            facilitator="fatima@example.com", units=(pl.Portion(SESSION_UNITS[key], 45),),
+            prework=tuple(PREWORK.get(key, ())),
+        ))
+    modules = tuple(pl.Module(key, "welcome", 15, release, due) for key, _title, release, due in MODULES)
+    cohort = pl.CohortPlan(
+        name=COHORT_NAME,
+        sections=tuple(pl.Section(f"support/{key}", emails) for key, emails in learners.items()),
+        sessions=tuple(sorted(sessions, key=lambda s: (s.start, s.section))),
+        modules=modules,
+    )
+    return pl.Plan(status=pl.Status.FEASIBLE, objective=0, bound=0, coverage=1.0, cohorts=(cohort,))
