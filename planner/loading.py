@@ -46,7 +46,7 @@ PROGRAM_NUMBERS = {
 UNIT_MINUTES = (1, 600)
 WEEKS = (1, 52)
 
-_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _TOML_POSITION = re.compile(r"^(?P<what>.*?) \(at (?P<where>line \d+, column \d+|end of document)\)$")
@@ -512,7 +512,7 @@ def _zone(file: str, where: str, value: object) -> str:
 # --- hours and days ----------------------------------------------------------------------------------------
 
 def parse_hours(text: str) -> tuple[time, time]:
-    """`09:00-17:00` -> (09:00, 17:00). Raises ValueError when malformed or overnight."""
+    """`09:00-17:00` (or `9:00 - 17:00`) -> (09:00, 17:00). Raises ValueError when malformed or overnight."""
     problem = f"expected HH:MM-HH:MM with start before end, got {text!r}"
     match = _HOURS.match(text.strip())
     if not match:

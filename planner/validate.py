@@ -365,7 +365,8 @@ def _module_release(run: _Run) -> Iterator[str]:
                 yield f"module {module.id} is released at {_at(module.release)}, not before its due {_at(module.due)}"
 
 
-def _prerequisite_pairs(run: _Run, view: _CohortView, first: set[str], then: set[str]):
+def _prerequisite_pairs(run: _Run, first: set[str], then: set[str]) -> Iterator[tuple[str, str]]:
+    """(A, B) for every unit B in `then` that requires a unit A in `first`."""
     for unit in run.program.units:
         if unit.id in then:
             for required in unit.requires:
@@ -376,7 +377,7 @@ def _prerequisite_pairs(run: _Run, view: _CohortView, first: set[str], then: set
 def _prerequisite_async_live(run: _Run) -> Iterator[str]:
     lead = timedelta(hours=run.program.prework_lead_hours)
     for view in run.views:
-        for a, b in _prerequisite_pairs(run, view, view.async_, view.live):
+        for a, b in _prerequisite_pairs(run, view.async_, view.live):
             sessions = view.sessions_covering(b)
             if not sessions:
                 continue
@@ -390,7 +391,7 @@ def _prerequisite_async_live(run: _Run) -> Iterator[str]:
 
 def _prerequisite_async_async(run: _Run) -> Iterator[str]:
     for view in run.views:
-        for a, b in _prerequisite_pairs(run, view, view.async_, view.async_):
+        for a, b in _prerequisite_pairs(run, view.async_, view.async_):
             modules_a, modules_b = view.modules_of(a), view.modules_of(b)
             if modules_a and modules_b:
                 last_a = max(modules_a, key=lambda m: m.due)
@@ -402,7 +403,7 @@ def _prerequisite_async_async(run: _Run) -> Iterator[str]:
 
 def _prerequisite_live_live(run: _Run) -> Iterator[str]:
     for view in run.views:
-        pairs = list(_prerequisite_pairs(run, view, view.live, view.live))
+        pairs = list(_prerequisite_pairs(run, view.live, view.live))
         for section in view.plan.sections:
             places: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
             for session in view.sessions_of(section.id):
@@ -416,7 +417,7 @@ def _prerequisite_live_live(run: _Run) -> Iterator[str]:
 
 def _prerequisite_live_async(run: _Run) -> Iterator[str]:
     for view in run.views:
-        for a, b in _prerequisite_pairs(run, view, view.live, view.async_):
+        for a, b in _prerequisite_pairs(run, view.live, view.async_):
             sessions = view.sessions_covering(a)
             if not sessions:
                 continue

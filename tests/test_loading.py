@@ -145,6 +145,17 @@ def test_uploaded_files_find_their_roster_by_name():
         load_problem_from_texts(("program.toml", PROGRAM.encode()), [("cohort.toml", cohort)], {})
 
 
+def test_uploads_and_files_give_the_same_problem(examples):
+    names = ["cohort-apac.toml", "cohort-atlantic.toml"]
+    from_files = load_problem(examples / "program.toml", [examples / name for name in names])
+    from_uploads = load_problem_from_texts(
+        ("program.toml", (examples / "program.toml").read_bytes()),
+        [(name, (examples / name).read_bytes()) for name in names],
+        {"roster-apac.csv": (examples / "roster-apac.csv").read_bytes()},
+    )
+    assert from_uploads == from_files
+
+
 def test_a_facilitator_shared_by_two_cohorts_is_one_person(tmp_path):
     other = COHORT.replace("Tiny Cohort", "Second Cohort")
     problem = load(tmp_path, cohorts={"a.toml": COHORT, "b.toml": other})
@@ -169,6 +180,16 @@ def test_days(text, days):
 def test_bad_days(text):
     with pytest.raises(ValueError, match="expected days"):
         parse_days(text)
+
+
+@pytest.mark.parametrize(("text", "start", "end"), [
+    ("09:00-17:00", time(9), time(17)),
+    ("9:30-18:30", time(9, 30), time(18, 30)),
+    ("08:00 - 16:00", time(8), time(16)),
+    ("00:00-23:59", time(0), time(23, 59)),
+])
+def test_hours(text, start, end):
+    assert parse_hours(text) == (start, end)
 
 
 @pytest.mark.parametrize("text", ["9-17", "09:00", "18:00-09:00", "09:00-09:00", "24:00-25:00", "09:60-17:00"])

@@ -25,3 +25,20 @@ def test_every_plan_of_a_random_valid_problem_obeys_every_rule(problem):
     assert validate_plan(problem, plan) == []
     assert abs(recompute_coverage(problem, plan) - plan.coverage) <= 1e-6
     plan_to_json(plan)  # every instant serialises as aware UTC
+
+
+@pytest.mark.slow
+def test_the_shipped_examples_plan_validate_and_report(examples):
+    from planner.loading import load_problem
+    from planner.report import render_report
+
+    problem = load_problem(examples / "program.toml", [examples / "cohort-apac.toml", examples / "cohort-atlantic.toml"])
+    plan = solve(problem, time_limit=5)
+    assert validate_plan(problem, plan) == []
+    assert abs(recompute_coverage(problem, plan) - plan.coverage) <= 1e-6
+    report = render_report(problem, plan)
+    for cohort in problem.cohorts:
+        assert f"== {cohort.name} ==" in report
+        for learner in cohort.learners:
+            assert learner.email in report
+    assert "Europe/London" in report and "Asia/Singapore" in report
