@@ -28,4 +28,7 @@ ROUTES.append(FacilitatorController)
 from server.controllers.manager import ManagerController  # noqa: E402
 
 ROUTES.append(ManagerController)
+from server.feeds import FeedController, FeedSettingsController  # noqa: E402
+
+ROUTES += [FeedController, FeedSettingsController]
 # --- end of appended routes -------------------------------------------------------------------------------
