@@ -42,3 +42,44 @@ def test_the_shipped_examples_plan_validate_and_report(examples):
         for learner in cohort.learners:
             assert learner.email in report
     assert "Europe/London" in report and "Asia/Singapore" in report
+
+
+def _mutations(plan):
+    """(rule or rules, broken plan) pairs that must always be caught, built from a real solver plan."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    cohort = plan.cohorts[0]
+
+    def with_cohort(**changes):
+        return replace(plan, cohorts=(replace(cohort, **changes),) + plan.cohorts[1:])
+
+    yield "coverage", replace(plan, coverage=plan.coverage - 0.5 if plan.coverage > 0.5 else plan.coverage + 0.5)
+    section = cohort.sections[0]
+    yield "section_partition", with_cohort(sections=(replace(section, learners=section.learners[1:]),) + cohort.sections[1:])
+    if cohort.sessions:
+        first = cohort.sessions[0]
+        longer = replace(first, end=first.end + timedelta(minutes=15))
+        yield "session_length", with_cohort(sessions=(longer,) + cohort.sessions[1:])
+        yield "facilitator_member", with_cohort(sessions=(replace(first, facilitator=section.learners[0]),) + cohort.sessions[1:])
+        taught = next((s for s in cohort.sessions if s.units), None)
+        if taught is not None:
+            shorter = replace(taught, units=taught.units[:-1])
+            # a live unit loses minutes; an either unit losing its only portion is then neither live nor async
+            yield "live_coverage|either_mode", with_cohort(sessions=tuple(shorter if s is taught else s for s in cohort.sessions))
+    if cohort.modules:
+        yield "async_modules", with_cohort(modules=cohort.modules[1:])
+        module = cohort.modules[0]
+        yield "module_release", with_cohort(modules=(replace(module, release=module.due),) + cohort.modules[1:])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_problems())
+def test_the_validator_catches_mutations_of_real_plans(problem):
+    try:
+        plan = solve(problem, time_limit=2)
+    except PlanningError:
+        return
+    for rule, broken in _mutations(plan):
+        found = {v.rule for v in validate_plan(problem, broken)}
+        assert found & set(rule.split("|")), (rule, found)
