@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sqlite3
+import warnings
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
@@ -36,15 +41,39 @@ def all_tables() -> list[type[Table]]:
 
 
 async def upgrade() -> None:
-    """Run every pending migration (creates the schema on an empty database). Running it again does nothing."""
-    engine = engine_finder()
-    if is_sqlite(engine):
-        await Migration.raw("PRAGMA journal_mode=WAL")
-    chatter = io.StringIO()  # piccolo prints progress with emoji; the CLI prints its own one line
-    with contextlib.redirect_stdout(chatter):
-        result = await run_forwards(app_name=APP_NAME, migration_id="all")
+    """Run every pending migration (creates the schema on an empty database). Running it again does nothing.
+
+    A malformed CADENCE_DATABASE_URL, an unreachable server, a wrong password or a missing database raise
+    MigrationFailed with one line naming the database (never its password)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # piccolo warns when it cannot reach the server; we say so below
+            engine = engine_finder()  # imports piccolo_conf, which builds the engine from CADENCE_DATABASE_URL
+    except ValueError as error:
+        raise MigrationFailed(str(error)) from None
+    except OSError as error:  # the SQLite file's folder cannot be created
+        raise MigrationFailed(f"cannot use the database {database_name()}: {error}") from None
+    try:
+        if is_sqlite(engine):
+            await Migration.raw("PRAGMA journal_mode=WAL")
+        chatter = io.StringIO()  # piccolo prints progress with emoji; the CLI prints its own one line
+        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = await run_forwards(app_name=APP_NAME, migration_id="all")
+    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise MigrationFailed(f"cannot use the database {database_name()}: {error}") from None
     if not result.success:
         raise MigrationFailed(f"database upgrade failed: {result.message}")
+
+
+def database_name() -> str:
+    """CADENCE_DATABASE_URL without its password, for messages."""
+    url = os.environ.get("CADENCE_DATABASE_URL") or "sqlite:///cadence.db"
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 async def reset_for_tests() -> None:

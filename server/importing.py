@@ -66,10 +66,13 @@ async def import_problem(problem: p.Problem) -> Imported:
 
 
 async def import_files(program: Path, cohorts: list[Path]) -> int:
-    """`cadence import PROGRAM.toml COHORT.toml...`: one summary line per cohort. Bad files raise InputError."""
+    """`cadence import PROGRAM.toml COHORT.toml...`: one summary line per cohort. Bad files raise InputError.
+    The files are read before the database is touched; the schema is brought up to date first."""
+    from models.migrate import upgrade
     from planner.loading import load_problem
 
     problem = load_problem(program, cohorts)
+    await upgrade()
     imported = await import_problem(problem)
     out = sys.stdout
     out.write(f"program {problem.program.id}: {len(problem.program.units)} units\n")
