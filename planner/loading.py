@@ -302,6 +302,8 @@ def _check_managers(members: list[Member], places: dict[str, _Place]) -> None:
 
 def assemble_problem(program: Program, cohorts: list[ParsedCohort]) -> Problem:
     """Cross-file checks: cohort names unique in the run; a shared facilitator described one way."""
+    if not cohorts:
+        raise InputError("(command line)", "", "no cohort file given")
     names: dict[str, str] = {}
     facilitators: dict[str, tuple[Person, str]] = {}
     for parsed in cohorts:
@@ -321,8 +323,6 @@ def assemble_problem(program: Program, cohorts: list[ParsedCohort]) -> Problem:
                 raise InputError(place.file, place.at(field),
                                  f"facilitator {member.email!r} is described two ways: {field} {before} in "
                                  f"{first_place} but {after} here")
-    if not cohorts:
-        raise InputError("(command line)", "", "no cohort file given")
     return Problem(program=program, cohorts=tuple(parsed.cohort for parsed in cohorts))
 
 

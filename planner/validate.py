@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from planner.coverage import cohort_window, inside_hours, program_week, touches_blackout
 from planner.plan import CohortPlan, Plan, Section, Session
-from planner.problem import Cohort, Mode, Person, Problem, Role, is_aware
+from planner.problem import Cohort, Mode, Problem, Role, is_aware
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,6 @@ class _Run:
                 if unit.mode is Mode.ASYNC or (unit.mode is Mode.EITHER and modules and not portions):
                     view.async_.add(unit.id)
             self.views.append(view)
-
-    def people(self) -> dict[str, Person]:
-        return {m.email: m.person for c in self.problem.cohorts for m in c.members}
 
 
 def _find_cohort(plan: Plan, name: str) -> CohortPlan | None:

@@ -363,3 +363,8 @@ def test_a_missing_cohort_file(tmp_path):
     (tmp_path / "program.toml").write_text(PROGRAM)
     with pytest.raises(InputError, match=r"nope\.toml: no such file$"):
         load_problem(tmp_path / "program.toml", [tmp_path / "nope.toml"])
+
+
+def test_a_run_needs_a_cohort():
+    with pytest.raises(InputError, match="no cohort file given"):
+        load_problem_from_texts(("program.toml", PROGRAM.encode()), [], {})
