@@ -7,7 +7,11 @@ Other areas add their controllers to ROUTES in the marked block at the end.
 from __future__ import annotations
 
 from server.controllers.auth import HomeController, SignInController
+from server.controllers.cohorts import CohortController
+from server.controllers.people import PeopleController
+from server.controllers.plans import PlanController
 from server.controllers.profile import ProfileController
+from server.controllers.programs import ProgramController
 
 ROUTES: list = [
     HomeController,
@@ -16,6 +20,7 @@ ROUTES: list = [
 ]
 
 # --- designer pages ---------------------------------------------------------------------------------------
+ROUTES += [ProgramController, CohortController, PlanController, PeopleController]
 # --- end of designer pages --------------------------------------------------------------------------------
 
 # --- learner / facilitator / manager pages and calendar feeds: append below (one line per controller) ---

@@ -1,0 +1,182 @@
+"""Designer: cohorts — list, create from a program, add members, the roster, published sessions, runs."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, Program
+from server.auth import designer_only
+from server.controllers.forms import Form, page_or_fragment
+from server.controllers.profile import DAY_NAMES, format_days
+from server.importing import ROLE_RANK, write_transaction
+
+MEMBER_ROLES = tuple(role.value for role in Membership.Role)
+
+
+async def cohort_or_404(cohort_id: int) -> dict:
+    row = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).where(
+        Cohort.id == cohort_id).first()
+    if row is None:
+        raise NotFoundException(f"no cohort {cohort_id}")
+    return row
+
+
+async def roster_of(cohort_id: int) -> list[dict]:
+    """Members with their zone, hours and manager, learners last so staff stand out at the top."""
+    rows = await Membership.select(
+        Membership.id,
+        Membership.role,
+        Membership.person.id.as_alias("person_id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+        Membership.person.timezone.as_alias("timezone"),
+        Membership.person.work_start.as_alias("work_start"),
+        Membership.person.work_end.as_alias("work_end"),
+        Membership.person.work_days.as_alias("work_days"),
+        Membership.manager.name.as_alias("manager_name"),
+        Membership.section.key.as_alias("section"),
+    ).where(Membership.cohort == cohort_id)
+    order = {"facilitator": 0, "manager": 1, "learner": 2}
+    return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
+
+
+async def published_sessions(cohort_id: int) -> list[dict]:
+    return await LiveSession.select(
+        *LiveSession.all_columns(),
+        LiveSession.facilitator.name.as_alias("facilitator_name"),
+        LiveSession.facilitator.timezone.as_alias("facilitator_zone"),
+    ).where(LiveSession.cohort == cohort_id).order_by(LiveSession.starts_at)
+
+
+def read_cohort(form: Form, program_ids: list[int]) -> dict:
+    values = {
+        "name": form.text("name", label="Name"),
+        "program": form.integer("program", 1, 2**31, label="Program"),
+        "start_date": form.day("start_date", label="Start date"),
+        "weeks": form.integer("weeks", 1, 52, label="Weeks"),
+        "timezone": form.zone("timezone"),
+        "max_sections": form.integer("max_sections", 1, 20, default=1, label="Sections at most"),
+        "min_section_size": form.integer("min_section_size", 1, 500, default=1, label="Smallest section"),
+        "blackout": [],
+    }
+    if "program" not in form.errors and values["program"] not in program_ids:
+        form.fail("program", "Choose one of the programs.")
+    for raw in str(form.fields.get("blackout", "") or "").replace(",", " ").split():
+        from datetime import date
+
+        try:
+            values["blackout"].append(date.fromisoformat(raw).isoformat())
+        except ValueError:
+            form.fail("blackout", f"{raw!r} is not a date like 2027-03-26.")
+    return values
+
+
+class CohortController(Controller):
+    path = "/cohorts"
+    guards = [designer_only]
+
+    @get("/")
+    async def index(self) -> Template:
+        return Template("designer/cohorts.html", context=await self._list_context({}, {}))
+
+    async def _list_context(self, values: dict, errors: dict) -> dict:
+        cohorts = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).order_by(
+            Cohort.start_date)
+        for row in cohorts:
+            row["members"] = await Membership.count().where(Membership.cohort == row["id"])
+        programs = await Program.select(Program.id, Program.name).order_by(Program.name)
+        return {"cohorts": cohorts, "programs": programs, "values": values, "errors": errors}
+
+    @post("/")
+    async def create(self, request: Request) -> Response:
+        form = await Form.read(request)
+        programs = await Program.select(Program.id)
+        values = read_cohort(form, [p["id"] for p in programs])
+        if form.ok and await Cohort.exists().where(Cohort.name == values["name"]):
+            form.fail("name", f"A cohort named {values['name']!r} exists already.")
+        if not form.ok:
+            return Template("designer/cohorts.html", context=await self._list_context(values, form.errors),
+                            status_code=400)
+        row = Cohort(**values)
+        await row.save()
+        return Redirect(f"/cohorts/{row.id}", status_code=303)
+
+    @get("/{cohort_id:int}")
+    async def show(self, cohort_id: FromPath[int]) -> Template:
+        return Template("designer/cohort.html", context=await self._cohort_context(cohort_id))
+
+    async def _cohort_context(self, cohort_id: FromPath[int], **extra) -> dict:
+        cohort = await cohort_or_404(cohort_id)
+        runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
+            PlannerRun.id, ascending=False).limit(20)
+        runs = [r for r in runs if cohort["name"] in (r["cohort_names"] or [])][:5]
+        context = {
+            "cohort": cohort,
+            "roster": await roster_of(cohort_id),
+            "sessions": await published_sessions(cohort_id),
+            "runs": runs,
+            "cohorts": [cohort],
+            "member_values": {"role": "learner", "timezone": "UTC", "work_start": "09:00", "work_end": "17:00",
+                              "work_days": list(DAY_NAMES[:5])},
+            "member_errors": {},
+            "day_names": DAY_NAMES,
+            "member_roles": MEMBER_ROLES,
+        }
+        context.update(extra)
+        return context
+
+    @post("/{cohort_id:int}/members")
+    async def add_member(self, request: Request, cohort_id: FromPath[int]) -> Response:
+        cohort = await cohort_or_404(cohort_id)
+        form = await Form.read(request)
+        values = {
+            "email": form.email(),
+            "name": form.text("name", label="Name"),
+            "role": form.choice("role", MEMBER_ROLES, label="Role"),
+            "timezone": form.zone(),
+            "work_start": form.clock("work_start", "09:00"),
+            "work_end": form.clock("work_end", "17:00"),
+            "work_days": [d for d in DAY_NAMES if d in form.many("work_days")],
+            "manager": form.text("manager", required=False, max_length=254).lower(),
+        }
+        if "work_start" not in form.errors and "work_end" not in form.errors and \
+                values["work_start"] >= values["work_end"]:
+            form.fail("work_end", "The day must end after it starts.")
+        if not values["work_days"]:
+            form.fail("work_days", "Choose at least one working day.")
+        manager_id = None
+        if values["manager"]:
+            manager = await Person.select(Person.id).where(Person.email == values["manager"]).first()
+            if manager is None:
+                form.fail("manager", f"No person with the email {values['manager']}: add the manager first.")
+            else:
+                manager_id = manager["id"]
+        if form.ok:
+            saved = await self._save_member(cohort, values, manager_id, form)
+        if not form.ok:
+            context = await self._cohort_context(cohort_id, member_values=values, member_errors=form.errors)
+            return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=True)
+        context = await self._cohort_context(cohort_id, member_saved=saved)
+        return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=False)
+
+    async def _save_member(self, cohort: dict, values: dict, manager_id: FromPath[int] | None, form: Form) -> str:
+        async with write_transaction():
+            person = await Person.objects().where(Person.email == values["email"]).first()
+            if person is None:
+                person = Person(email=values["email"], name=values["name"], role=values["role"],
+                                timezone=values["timezone"], work_start=values["work_start"],
+                                work_end=values["work_end"], work_days=format_days(values["work_days"]))
+                await person.save()
+            elif ROLE_RANK.get(values["role"], 0) > ROLE_RANK.get(person.role, 0):
+                # the person keeps their own profile; their account role is only ever promoted
+                await Person.update({Person.role: values["role"]}).where(Person.id == person.id)
+            if await Membership.exists().where(
+                    (Membership.cohort == cohort["id"]) & (Membership.person == person.id)):
+                form.fail("email", f"{values['email']} is already in this cohort.")
+                return ""
+            await Membership(cohort=cohort["id"], person=person.id, role=values["role"],
+                             manager=manager_id).save()
+        return person.name

@@ -1,0 +1,106 @@
+"""Reading HTML form fields into checked values: each check returns the value or records one message for the
+field, so a page can show every problem next to its field at once."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from zoneinfo import available_timezones
+
+from litestar import Request
+from litestar.response import Template
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Form:
+    """The posted fields, and the errors found so far (field -> message)."""
+
+    def __init__(self, fields) -> None:
+        self.fields = fields
+        self.errors: dict[str, str] = {}
+
+    @classmethod
+    async def read(cls, request: Request) -> Form:
+        return cls(await request.form())
+
+    def text(self, name: str, *, required: bool = True, max_length: int = 200, label: str = "This") -> str:
+        value = str(self.fields.get(name, "") or "").strip()
+        if required and not value:
+            self.errors[name] = f"{label} is required."
+        elif len(value) > max_length:
+            self.errors[name] = f"{label} must be at most {max_length} characters."
+        return value
+
+    def integer(self, name: str, low: int, high: int, *, default: int | None = None, label: str = "This") -> int:
+        raw = str(self.fields.get(name, "") or "").strip()
+        if raw == "" and default is not None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.errors[name] = f"{label} must be a whole number."
+            return default or low
+        if not low <= value <= high:
+            self.errors[name] = f"{label} must be between {low} and {high}."
+        return value
+
+    def choice(self, name: str, options: list[str] | tuple[str, ...], *, label: str = "This") -> str:
+        value = str(self.fields.get(name, "") or "").strip()
+        if value not in options:
+            self.errors[name] = f"{label}: choose one of {', '.join(options)}."
+        return value
+
+    def many(self, name: str) -> list[str]:
+        return [str(v) for v in self.fields.getall(name, []) if str(v).strip()]
+
+    def slug(self, name: str, *, label: str = "Id") -> str:
+        value = self.text(name, max_length=100, label=label).lower()
+        if name not in self.errors and not SLUG.match(value):
+            self.errors[name] = f"{label}: use lowercase letters, digits and dashes (e.g. support-onboarding)."
+        return value
+
+    def email(self, name: str = "email") -> str:
+        value = self.text(name, max_length=254, label="Email").lower()
+        if name not in self.errors and not EMAIL.match(value):
+            self.errors[name] = "Email: expected an address such as name@example.org."
+        return value
+
+    def zone(self, name: str = "timezone") -> str:
+        value = self.text(name, max_length=64, label="Time zone")
+        if name not in self.errors and value not in available_timezones():
+            self.errors[name] = f"{value} is not a time zone name such as Europe/Berlin."
+        return value
+
+    def clock(self, name: str, default: str) -> str:
+        value = str(self.fields.get(name, "") or "").strip() or default
+        if not CLOCK.match(value):
+            self.errors[name] = "Use a 24-hour time such as 09:00."
+        return value
+
+    def day(self, name: str, *, label: str = "Date") -> date | None:
+        value = self.text(name, max_length=10, label=label)
+        if name in self.errors:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.errors[name] = f"{label}: expected a date like 2027-03-08."
+            return None
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def page_or_fragment(request: Request, page: str, fragment: str, context: dict, *, failed: bool) -> Template:
+    """The whole page for a plain form post (400 when it failed), just the fragment for htmx (always 200:
+    htmx 2 does not swap error statuses by default, and the fragment carries the messages)."""
+    if request.headers.get("hx-request") == "true":
+        return Template(fragment, context=context, status_code=200)
+    return Template(page, context=context, status_code=400 if failed else 200)

@@ -1,0 +1,81 @@
+"""Designer: people admin — list accounts, create one with a role and an initial password, reset a password."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+
+from models.tables import Person
+from server.auth import designer_only
+from server.controllers.forms import Form
+from server.passwords import hash_password
+
+ROLES = tuple(role.value for role in Person.Role)
+MIN_PASSWORD = 10
+
+
+def read_password(form: Form, name: str = "password") -> str:
+    value = str(form.fields.get(name, "") or "")
+    if len(value) < MIN_PASSWORD:
+        form.fail(name, f"Use at least {MIN_PASSWORD} characters.")
+    elif len(value) > 1024:
+        form.fail(name, "That password is too long.")
+    return value
+
+
+class PeopleController(Controller):
+    path = "/people"
+    guards = [designer_only]
+
+    async def _context(self, **extra) -> dict:
+        context = {"people": await Person.select(
+            Person.id, Person.email, Person.name, Person.role, Person.timezone, Person.work_start,
+            Person.work_end, Person.work_days, Person.active, Person.password_hash,
+        ).order_by(Person.name), "values": {"role": "learner", "timezone": "UTC"}, "errors": {},
+            "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None}
+        for row in context["people"]:
+            row["has_password"] = bool(row.pop("password_hash"))
+        context.update(extra)
+        return context
+
+    @get("/")
+    async def index(self) -> Template:
+        return Template("designer/people.html", context=await self._context())
+
+    @post("/")
+    async def create(self, request: Request) -> Response:
+        form = await Form.read(request)
+        values = {
+            "email": form.email(),
+            "name": form.text("name", label="Name"),
+            "role": form.choice("role", ROLES, label="Role"),
+            "timezone": form.zone(),
+        }
+        password = read_password(form)
+        if "email" not in form.errors and await Person.exists().where(Person.email == values["email"]):
+            form.fail("email", f"{values['email']} has an account already.")
+        if not form.ok:
+            return Template("designer/people.html", context=await self._context(values=values, errors=form.errors),
+                            status_code=400)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        await Person(**values, password_hash=password_hash).save()
+        return Template("designer/people.html",
+                        context=await self._context(notice=f"Created {values['name']} ({values['role']})."))
+
+    @post("/{person_id:int}/password")
+    async def reset_password(self, request: Request, person_id: FromPath[int]) -> Response:
+        person = await Person.select(Person.id, Person.name).where(Person.id == person_id).first()
+        if person is None:
+            raise NotFoundException("no such person")
+        form = await Form.read(request)
+        password = read_password(form)
+        if not form.ok:
+            return Template("designer/people.html", status_code=400,
+                            context=await self._context(reset_errors=form.errors, reset_id=person_id))
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        await Person.update({Person.password_hash: password_hash}).where(Person.id == person_id)
+        return Template("designer/people.html",
+                        context=await self._context(notice=f"New password set for {person['name']}."))

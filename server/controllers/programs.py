@@ -1,0 +1,289 @@
+"""Designer: programs — list, create, edit settings, units inline (htmx), and upload of planner files."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from models.tables import Cohort, Program, Unit, UnitRequirement
+from planner.errors import InputError
+from server.auth import designer_only
+from server.controllers.forms import Form, page_or_fragment
+from server.importing import UserError, import_problem, write_transaction
+
+MODES = tuple(mode.value for mode in Unit.Mode)
+SETTINGS = (  # field, label, low, high, default
+    ("live_minutes", "Live session length (minutes)", 15, 480, 60),
+    ("module_max_minutes", "Longest async module (minutes)", 5, 240, 15),
+    ("weekly_async_minutes", "Async minutes per week", 0, 3000, 120),
+    ("live_sessions_per_week", "Live sessions per week", 1, 7, 2),
+    ("prework_lead_hours", "Prework due before a session (hours)", 0, 336, 24),
+)
+MAX_UPLOAD_BYTES = 1_000_000
+
+
+async def program_or_404(program_id: int) -> dict:
+    row = await Program.select().where(Program.id == program_id).first()
+    if row is None:
+        raise NotFoundException(f"no program {program_id}")
+    return row
+
+
+async def units_of(program_id: int) -> list[dict]:
+    """Units in order, each with `requires`: the ids of the units it needs."""
+    units = await Unit.select().where(Unit.program == program_id).order_by(Unit.position).order_by(Unit.id)
+    ids = [u["id"] for u in units]
+    needs: dict[int, list[int]] = {i: [] for i in ids}
+    if ids:
+        for r in await UnitRequirement.select().where(UnitRequirement.unit.is_in(ids)):
+            needs[r["unit"]].append(r["requires"])
+    for unit in units:
+        unit["requires"] = needs[unit["id"]]
+    return units
+
+
+async def has_published_cohort(program_id: int) -> bool:
+    return await Cohort.exists().where((Cohort.program == program_id) & (Cohort.status == Cohort.Status.published))
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:90] or "unit"
+
+
+def find_cycle(edges: dict[int, list[int]]) -> list[int] | None:
+    """A prerequisite cycle as a path of unit ids (first == last), or None."""
+    state: dict[int, str] = {}
+
+    def visit(node: int, path: list[int]) -> list[int] | None:
+        state[node] = "open"
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for start in edges:
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
+    """Checked unit fields; prerequisites must be units of this program and must not close a cycle."""
+    by_id = {u["id"]: u for u in units}
+    values = {
+        "title": form.text("title", label="Title"),
+        "minutes": form.integer("minutes", 1, 600, label="Minutes"),
+        "mode": form.choice("mode", MODES, label="Mode"),
+        "requires": [],
+    }
+    for raw in form.many("requires"):
+        if not raw.isdigit() or int(raw) not in by_id or int(raw) == editing:
+            form.fail("requires", f"Unknown prerequisite {raw!r}: choose units of this program.")
+            continue
+        values["requires"].append(int(raw))
+    if editing is not None and "requires" not in form.errors:
+        edges = {u["id"]: list(u["requires"]) for u in units}
+        edges[editing] = values["requires"]
+        cycle = find_cycle(edges)
+        if cycle:
+            names = " → ".join(by_id[i]["title"] for i in cycle)
+            form.fail("requires", f"That would make a cycle: {names}.")
+    return values
+
+
+class ProgramController(Controller):
+    path = "/programs"
+    guards = [designer_only]
+
+    @get("/")
+    async def index(self) -> Template:
+        return Template("designer/programs.html", context=await self._list_context({}, {}))
+
+    async def _list_context(self, values: dict, errors: dict) -> dict:
+        programs = await Program.select().order_by(Program.name)
+        for row in programs:
+            row["units"] = await Unit.count().where(Unit.program == row["id"])
+            row["cohorts"] = await Cohort.count().where(Cohort.program == row["id"])
+        return {"programs": programs, "values": values, "errors": errors, "settings": SETTINGS}
+
+    @post("/")
+    async def create(self, request: Request) -> Response:
+        form = await Form.read(request)
+        values = {"name": form.text("name", label="Name"), "slug": form.slug("slug")}
+        for field, label, low, high, default in SETTINGS:
+            values[field] = form.integer(field, low, high, default=default, label=label)
+        if form.ok and await Program.exists().where(Program.slug == values["slug"]):
+            form.fail("slug", f"A program with id {values['slug']} exists already.")
+        if not form.ok:
+            context = await self._list_context(values, form.errors)
+            return Template("designer/programs.html", context=context, status_code=400)
+        row = Program(**values)
+        await row.save()
+        return Redirect(f"/programs/{row.id}", status_code=303)
+
+    @get("/{program_id:int}")
+    async def show(self, program_id: FromPath[int]) -> Template:
+        return Template("designer/program.html", context=await self._program_context(program_id))
+
+    async def _program_context(self, program_id: FromPath[int], **extra) -> dict:
+        program = await program_or_404(program_id)
+        context = {
+            "program": program,
+            "units": await units_of(program_id),
+            "cohorts": await Cohort.select().where(Cohort.program == program_id).order_by(Cohort.name),
+            "locked": await has_published_cohort(program_id),
+            "settings": SETTINGS,
+            "values": {},
+            "errors": {},
+            "unit_values": {"mode": "either", "requires": []},
+            "unit_errors": {},
+        }
+        context.update(extra)
+        return context
+
+    @post("/{program_id:int}")
+    async def update(self, request: Request, program_id: FromPath[int]) -> Response:
+        await program_or_404(program_id)
+        form = await Form.read(request)
+        values = {"name": form.text("name", label="Name")}
+        for field, label, low, high, default in SETTINGS:
+            values[field] = form.integer(field, low, high, default=default, label=label)
+        if not form.ok:
+            context = await self._program_context(program_id, values=values, errors=form.errors)
+            return Template("designer/program.html", context=context, status_code=400)
+        await Program.update({getattr(Program, k): v for k, v in values.items()}).where(Program.id == program_id)
+        return Redirect(f"/programs/{program_id}", status_code=303)
+
+    @post("/{program_id:int}/units")
+    async def add_unit(self, request: Request, program_id: FromPath[int]) -> Response:
+        await program_or_404(program_id)
+        form = await Form.read(request)
+        units = await units_of(program_id)
+        values = read_unit(form, units, editing=None)
+        if await has_published_cohort(program_id):
+            form.fail("title", "A cohort of this program is published; its units cannot change now.")
+        if form.ok:
+            await self._save_unit(program_id, None, values, units)
+        context = await self._program_context(
+            program_id,
+            unit_values=values if not form.ok else {"mode": "either", "requires": []},
+            unit_errors=form.errors,
+            unit_saved=values["title"] if form.ok else None,
+        )
+        return page_or_fragment(request, "designer/program.html", "designer/units.html", context,
+                                failed=not form.ok)
+
+    @get("/{program_id:int}/units/{unit_id:int}")
+    async def edit_unit(self, program_id: FromPath[int], unit_id: FromPath[int]) -> Template:
+        context = await self._program_context(program_id)
+        unit = next((u for u in context["units"] if u["id"] == unit_id), None)
+        if unit is None:
+            raise NotFoundException("no such unit")
+        context.update(unit=unit, unit_values=unit)
+        return Template("designer/unit_edit.html", context=context)
+
+    @post("/{program_id:int}/units/{unit_id:int}")
+    async def update_unit(self, request: Request, program_id: FromPath[int], unit_id: FromPath[int]) -> Response:
+        await program_or_404(program_id)
+        units = await units_of(program_id)
+        unit = next((u for u in units if u["id"] == unit_id), None)
+        if unit is None:
+            raise NotFoundException("no such unit")
+        form = await Form.read(request)
+        values = read_unit(form, units, editing=unit_id)
+        if await has_published_cohort(program_id):
+            form.fail("title", "A cohort of this program is published; its units cannot change now.")
+        if not form.ok:
+            context = await self._program_context(program_id, unit=unit, unit_values=values,
+                                                  unit_errors=form.errors)
+            return Template("designer/unit_edit.html", context=context, status_code=400)
+        await self._save_unit(program_id, unit_id, values, units)
+        return Redirect(f"/programs/{program_id}", status_code=303)
+
+    @post("/{program_id:int}/units/{unit_id:int}/delete")
+    async def delete_unit(self, request: Request, program_id: FromPath[int], unit_id: FromPath[int]) -> Response:
+        await program_or_404(program_id)
+        if await has_published_cohort(program_id):
+            context = await self._program_context(
+                program_id, unit_errors={"title": "A cohort of this program is published; its units cannot change now."})
+            return page_or_fragment(request, "designer/program.html", "designer/units.html", context, failed=True)
+        await Unit.delete().where((Unit.id == unit_id) & (Unit.program == program_id))
+        if request.headers.get("hx-request") == "true":
+            return Template("designer/units.html", context=await self._program_context(program_id))
+        return Redirect(f"/programs/{program_id}", status_code=303)
+
+    async def _save_unit(self, program_id: FromPath[int], unit_id: FromPath[int] | None, values: dict, units: list[dict]) -> None:
+        async with write_transaction():
+            if unit_id is None:
+                taken = {u["slug"] for u in units}
+                slug, n = slugify(values["title"]), 2
+                base = slug
+                while slug in taken:
+                    slug, n = f"{base}-{n}", n + 1
+                position = max((u["position"] for u in units), default=0) + 1
+                row = Unit(program=program_id, slug=slug, title=values["title"], minutes=values["minutes"],
+                           mode=values["mode"], position=position)
+                await row.save()
+                unit_id = row.id
+            else:
+                await Unit.update({Unit.title: values["title"], Unit.minutes: values["minutes"],
+                                   Unit.mode: values["mode"]}).where(Unit.id == unit_id)
+                await UnitRequirement.delete().where(UnitRequirement.unit == unit_id)
+            if values["requires"]:
+                await UnitRequirement.insert(
+                    *[UnitRequirement(unit=unit_id, requires=r) for r in values["requires"]])
+
+    # --- upload of planner files ------------------------------------------------------------------------
+
+    @get("/upload")
+    async def upload_page(self) -> Template:
+        return Template("designer/upload.html", context={"error": None, "imported": None})
+
+    @post("/upload")
+    async def upload(self, request: Request) -> Response:
+        from planner.loading import load_problem_from_texts
+
+        form = await request.form()
+        try:
+            program = await _one_file(form.getall("program", []), "program")
+            cohorts = [await _read(f) for f in _files(form.getall("cohorts", []))]
+            rosters = dict([await _read(f) for f in _files(form.getall("rosters", []))])
+            if not cohorts:
+                raise UserError("cohorts: choose at least one cohort TOML file")
+            problem = load_problem_from_texts(program, cohorts, rosters)
+            imported = await import_problem(problem)
+        except (InputError, UserError) as error:
+            return Template("designer/upload.html", context={"error": str(error), "imported": None},
+                            status_code=400)
+        summary = {"program": problem.program.name, "program_id": imported.program_id,
+                   "cohorts": [c.name for c in problem.cohorts]}
+        return Template("designer/upload.html", context={"error": None, "imported": summary})
+
+
+def _files(values: list) -> list:
+    return [v for v in values if hasattr(v, "read") and getattr(v, "filename", "")]
+
+
+async def _read(upload) -> tuple[str, bytes]:
+    data = await upload.read()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserError(f"{upload.filename}: the file is larger than {MAX_UPLOAD_BYTES // 1000} kB")
+    return upload.filename.rsplit("/", 1)[-1], data
+
+
+async def _one_file(values: list, field: str) -> tuple[str, bytes]:
+    files = _files(values)
+    if len(files) != 1:
+        raise UserError(f"{field}: choose one program TOML file")
+    return await _read(files[0])

@@ -1,0 +1,248 @@
+"""Designer pages against the real app, database and solver: upload, units inline, cohorts, plan, publish,
+re-plan."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from markupsafe import escape
+from web_helpers import make_person, post_form, run, sign_in, web_client
+
+from models.tables import (
+    Cohort,
+    LiveSession,
+    Membership,
+    Person,
+    PlannerRun,
+    Program,
+    Unit,
+    UnitRequirement,
+)
+
+TIME_LIMIT = "3"
+
+
+def upload_files(examples, *, program_text: bytes | None = None, with_roster: bool = True):
+    files = [
+        ("program", ("program.toml", program_text or (examples / "program.toml").read_bytes(), "application/toml")),
+        ("cohorts", ("cohort-apac.toml", (examples / "cohort-apac.toml").read_bytes(), "application/toml")),
+        ("cohorts", ("cohort-atlantic.toml", (examples / "cohort-atlantic.toml").read_bytes(), "application/toml")),
+    ]
+    if with_roster:
+        files.append(("rosters", ("roster-apac.csv", (examples / "roster-apac.csv").read_bytes(), "text/csv")))
+    return files
+
+
+@pytest.fixture
+def designer(db):
+    return make_person("dee@example.org", "designer", name="Dee Signer", timezone="America/New_York")
+
+
+def test_upload_examples_creates_program_and_cohorts(designer, examples):
+    with web_client() as client:
+        sign_in(client, designer.email)
+        response = post_form(client, "/programs/upload", files=upload_files(examples))
+        assert response.status_code == 200, response.text
+        assert "Imported" in response.text
+        assert "Support APAC - March 2027" in response.text
+        programs = client.get("/programs")
+        assert "Customer Support Onboarding" in programs.text
+        cohorts = client.get("/cohorts")
+        assert "Support Atlantic - March 2027" in cohorts.text
+        atlantic = run(Cohort.select().where(Cohort.name == "Support Atlantic - March 2027").first())
+        page = client.get(f"/cohorts/{atlantic['id']}")
+        # the roster shows each person's zone and hours
+        assert "Lukas Weber" in page.text and "Europe/Berlin" in page.text and "08:30–16:30" in page.text
+    assert run(Program.count()) == 1
+    assert run(Cohort.count()) == 2
+    assert run(Membership.count()) > 5
+
+
+def test_bad_upload_shows_one_line_and_saves_nothing(designer, examples):
+    broken = (examples / "program.toml").read_bytes().replace(b'minutes = 45', b'minutes = "lots"', 1)
+    with web_client() as client:
+        sign_in(client, designer.email)
+        response = post_form(client, "/programs/upload", files=upload_files(examples, program_text=broken))
+        assert response.status_code == 400
+        message = re.search(r'<pre class="errors">(.*?)</pre>', response.text, re.S).group(1)
+        assert message.startswith("program.toml: ")
+        assert "\n" not in message.strip()
+        assert "Nothing was saved" in response.text
+
+        missing_roster = post_form(client, "/programs/upload", files=upload_files(examples, with_roster=False))
+        assert missing_roster.status_code == 400
+        assert "cohort-apac.toml" in missing_roster.text
+    assert run(Program.count()) == 0
+    assert run(Cohort.count()) == 0
+    assert run(Person.count()) == 1  # just the designer
+
+
+def test_program_create_and_units_inline(designer):
+    with web_client() as client:
+        sign_in(client, designer.email)
+        bad = post_form(client, "/programs", {"name": "", "slug": "Bad Slug!"})
+        assert bad.status_code == 400
+        assert "Name is required" in bad.text and "lowercase letters" in bad.text
+
+        created = post_form(client, "/programs", {"name": "Sales Basics", "slug": "sales-basics"})
+        assert created.status_code == 303
+        program_url = created.headers["location"]
+        program_id = int(program_url.rsplit("/", 1)[1])
+
+        # htmx inline add with a validation error: 200, just the fragment, the message next to the field
+        invalid = post_form(client, f"{program_url}/units", {"title": "", "minutes": "0", "mode": "async"},
+                            htmx=True)
+        assert invalid.status_code == 200
+        assert invalid.text.lstrip().startswith('<div id="units">')
+        assert 'id="title-error"' in invalid.text and "Title is required" in invalid.text
+        assert "Minutes must be between 1 and 600" in invalid.text
+
+        first = post_form(client, f"{program_url}/units", {"title": "Welcome", "minutes": "10", "mode": "async"},
+                          htmx=True)
+        assert "Added “Welcome”" in first.text
+        welcome = run(Unit.select().where(Unit.slug == "welcome").first())
+        second = post_form(client, f"{program_url}/units", {"title": "Kickoff", "minutes": "60", "mode": "live",
+                                                           "requires": [str(welcome["id"])]}, htmx=True)
+        assert second.status_code == 200
+        kickoff = run(Unit.select().where(Unit.slug == "kickoff").first())
+
+        unknown = post_form(client, f"{program_url}/units", {"title": "X", "minutes": "5", "mode": "async",
+                                                            "requires": ["99999"]}, htmx=True)
+        assert "Unknown prerequisite" in unknown.text
+
+        # welcome requiring kickoff would close a cycle: refused (plain form post: the whole page, 400)
+        cycle = post_form(client, f"{program_url}/units/{welcome['id']}",
+                          {"title": "Welcome", "minutes": "10", "mode": "async", "requires": [str(kickoff["id"])]})
+        assert cycle.status_code == 400
+        assert "That would make a cycle" in cycle.text
+    assert run(Unit.count().where(Unit.program == program_id)) == 2
+    assert run(UnitRequirement.count()) == 1
+
+
+def test_cohort_create_and_add_members(designer):
+    with web_client() as client:
+        sign_in(client, designer.email)
+        program = post_form(client, "/programs", {"name": "Sales Basics", "slug": "sales-basics"})
+        program_id = program.headers["location"].rsplit("/", 1)[1]
+        bad = post_form(client, "/cohorts", {"program": program_id, "name": "Spring", "start_date": "2027-13-01",
+                                             "weeks": "4", "timezone": "Nowhere/City"})
+        assert bad.status_code == 400
+        assert "expected a date" in bad.text and "Nowhere/City is not a time zone" in bad.text
+        created = post_form(client, "/cohorts", {"program": program_id, "name": "Spring", "start_date": "2027-03-01",
+                                                 "weeks": "4", "timezone": "Europe/London"})
+        assert created.status_code == 303
+        cohort_url = created.headers["location"]
+
+        added = post_form(client, f"{cohort_url}/members", {
+            "email": "ana@example.org", "name": "Ana Lima", "role": "learner", "timezone": "America/Sao_Paulo",
+            "work_start": "10:00", "work_end": "18:00", "work_days": ["Mon", "Tue", "Wed", "Thu", "Fri"]},
+            htmx=True)
+        assert added.status_code == 200
+        assert "Added Ana Lima" in added.text and "America/Sao_Paulo" in added.text and "10:00–18:00" in added.text
+        again = post_form(client, f"{cohort_url}/members", {
+            "email": "ana@example.org", "name": "Ana Lima", "role": "learner", "timezone": "UTC",
+            "work_days": ["Mon"], "manager": "nobody@example.org"}, htmx=True)
+        assert "No person with the email nobody@example.org" in again.text
+    ana = run(Person.select().where(Person.email == "ana@example.org").first())
+    assert (ana["timezone"], ana["work_start"], ana["work_days"], ana["password_hash"]) == (
+        "America/Sao_Paulo", "10:00", "Mon-Fri", "")
+    assert run(Membership.count()) == 1
+
+
+def test_people_admin_create_and_reset_password(designer):
+    with web_client() as client:
+        sign_in(client, designer.email)
+        short = post_form(client, "/people", {"email": "new@example.org", "name": "New", "role": "facilitator",
+                                              "timezone": "UTC", "password": "short"})
+        assert short.status_code == 400 and "at least 10 characters" in short.text
+        ok = post_form(client, "/people", {"email": "new@example.org", "name": "New Person", "role": "facilitator",
+                                           "timezone": "Asia/Tokyo", "password": "first-password-1"})
+        assert ok.status_code == 200 and "Created New Person" in ok.text
+        person = run(Person.select().where(Person.email == "new@example.org").first())
+        reset = post_form(client, f"/people/{person['id']}/password", {"password": "second-password-2"})
+        assert "New password set" in reset.text
+    with web_client() as client:
+        assert sign_in(client, "new@example.org", "first-password-1").status_code == 401
+        assert sign_in(client, "new@example.org", "second-password-2").status_code == 303
+
+
+def _plan(client, cohort_ids: list[int]) -> int:
+    started = post_form(client, "/plans", {"cohort": [str(i) for i in cohort_ids], "time_limit": TIME_LIMIT})
+    assert started.status_code == 303, started.text
+    run_url = started.headers["location"]
+    run_id = int(run_url.rsplit("/", 1)[1])
+    # poll the way the page does; the state lives in the database, so this ends once the run is stored
+    for _ in range(120):
+        fragment = client.get(f"{run_url}/status", headers={"HX-Request": "true"})
+        assert fragment.status_code == 200
+        if "Planning…" not in fragment.text:
+            break
+        run(_pause())
+    else:
+        pytest.fail("the planner run did not finish")
+    return run_id
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def _pause():
+    import anyio
+
+    await anyio.sleep(0.5)
+
+
+def test_plan_poll_publish_and_replan(designer, examples):
+    pytest.importorskip("planner.solve")
+    with web_client() as client:
+        sign_in(client, designer.email)
+        assert post_form(client, "/programs/upload", files=upload_files(examples)).status_code == 200
+        cohorts = run(Cohort.select(Cohort.id, Cohort.name).order_by(Cohort.name))
+        ids = [c["id"] for c in cohorts]
+
+        run_id = _plan(client, ids)
+        page = client.get(f"/plans/{run_id}")
+        assert page.status_code == 200
+        row = run(PlannerRun.select().where(PlannerRun.id == run_id).first())
+        assert row["status"] == "done", row["result"]
+        assert "Week 1" in page.text and "Coverage" in page.text and "Gap to bound" in page.text
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page.text)
+        assert "Publish this plan" in page.text
+
+        published = post_form(client, f"/plans/{run_id}/publish")
+        assert published.status_code == 303
+        assert run(LiveSession.count()) > 0
+        assert {c["status"] for c in run(Cohort.select(Cohort.status))} == {"published"}
+        cohort_page = client.get(f"/cohorts/{ids[0]}")
+        assert "Nothing published yet" not in cohort_page.text
+        assert "Re-plan" in cohort_page.text
+
+        # a learner joins one cohort, then a re-plan shows what changes before it is published
+        atlantic = next(c for c in cohorts if "Atlantic" in c["name"])
+        post_form(client, f"/cohorts/{atlantic['id']}/members", {
+            "email": "new.learner@example.com", "name": "New Learner", "role": "learner",
+            "timezone": "America/Chicago", "work_start": "08:00", "work_end": "16:00",
+            "work_days": ["Mon", "Tue", "Wed", "Thu", "Fri"]})
+        second = _plan(client, ids)
+        replan = client.get(f"/plans/{second}")
+        row = run(PlannerRun.select().where(PlannerRun.id == second).first())
+        assert row["status"] == "done", row["result"]
+        changes = _json(row["changes"])
+        if changes:
+            assert "What this re-plan changes" in replan.text
+            assert all(str(escape(line)) in replan.text for line in changes)
+        else:
+            assert "Nothing moves" in replan.text
+        before_sessions = run(LiveSession.count())
+        republished = post_form(client, f"/plans/{second}/publish")
+        assert republished.status_code == 303
+        after = client.get(f"/plans/{second}")
+        assert "Published." in after.text
+        assert "What changed" in after.text
+        row = run(PlannerRun.select().where(PlannerRun.id == second).first())
+        assert row["status"] == "published"
+        assert _json(row["changes"]), "publishing a re-plan reports what changed"
+        assert run(LiveSession.count()) >= before_sessions  # sessions are cancelled, never deleted
