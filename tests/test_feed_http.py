@@ -165,3 +165,18 @@ def test_signed_out_posts_do_not_rotate(db):
         response = post_form(client, "/profile/feed/rotate")
     assert response.status_code in (303, 401)
     assert run(person_for_token(old))["id"] == world.people["nia"]
+
+
+def test_the_profile_and_learner_pages_offer_the_feed(db):
+    world = _world()
+    with web_client() as client:
+        sign_in(client, "nia@example.com")
+        profile = client.get("/profile")
+        learner = client.get("/learner")
+    token = _token(world, "nia")
+    # The profile page loads the box with htmx (and links to it without JavaScript).
+    assert profile.status_code == 200
+    assert 'hx-get="/profile/feed"' in profile.text and 'href="/profile/feed"' in profile.text
+    assert learner.status_code == 200
+    assert f"webcal://testserver.local/feed/{token}.ics" in learner.text or f"/feed/{token}.ics" in learner.text
+    assert 'value="/learner"' in learner.text  # the box's forms come back to the learner page without JS

@@ -342,3 +342,28 @@ async def test_publish_plan_dropping_a_session_cancels_it_in_the_feed_for_thirty
     _, calendar = await feed_of(world, "liam", now=back_at)
     restored = events(calendar)[session_uid("a-3")]
     assert restored["STATUS"] == "CONFIRMED" and restored["SEQUENCE"] == 2
+
+
+@pytest.mark.slow
+async def test_every_demo_person_gets_a_feed_with_events_in_their_own_zone(db, capsys):
+    from server.demo import seed_demo
+
+    assert await seed_demo(if_empty=True, time_limit=3) == 0
+    capsys.readouterr()
+    planned = {row["uid"]: row["starts_at"] for row in await LiveSession.select(LiveSession.uid, LiveSession.starts_at)}
+    people = await Person.select().where(Person.role != "designer")
+    assert people
+    for person in people:
+        built = await build_feed(person, now=datetime.now(UTC), base_url=BASE)
+        calendar = icalendar.Calendar.from_ical(built.body)
+        found = events(calendar)
+        assert found, f"{person['email']} has an empty feed"
+        assert recurring_ical_events.of(calendar).between(datetime(2026, 1, 1), datetime(2028, 1, 1))
+        zones = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
+        zone = ZoneInfo(person["timezone"])
+        for uid, event in found.items():
+            if uid in planned:
+                assert event.start == planned[uid]
+                assert event.start.replace(tzinfo=None) == planned[uid].astimezone(zone).replace(tzinfo=None)
+            tzid = event["DTSTART"].params.get("TZID")
+            assert tzid is None or tzid in zones
