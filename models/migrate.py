@@ -57,7 +57,7 @@ async def upgrade() -> None:
         if is_sqlite(engine):
             await Migration.raw("PRAGMA journal_mode=WAL")
         chatter = io.StringIO()  # piccolo prints progress with emoji; the CLI prints its own one line
-        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+        with contextlib.redirect_stdout(chatter), warnings.catch_warnings(), tables.piccolo_bookkeeping():
             warnings.simplefilter("ignore")
             result = await run_forwards(app_name=APP_NAME, migration_id="all")
     except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

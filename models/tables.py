@@ -4,12 +4,20 @@ Uniqueness that spans columns is created by raw SQL in the migrations (Piccolo's
 SQLite): Membership(cohort, person), Unit(program, slug), UnitRequirement(unit, requires),
 SessionUnit(session, position), SessionPrework(session, module), ModuleCompletion(module, person),
 Attendance(session, person), LiveSession(cohort, key), AsyncModule(cohort, key), Section(cohort, key).
+
+PostgreSQL's timestamptz holds instants only. SQLite keeps a Timestamptz as text, and Piccolo's adapter would
+store a naive datetime as it comes, so this module replaces that adapter with one that refuses naive
+datetimes (only Piccolo's own migration table, whose `ran_on` is naive, is let through while migrating).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from datetime import UTC, datetime
 from enum import Enum
 
+import piccolo.engine.sqlite  # noqa: F401  (registers Piccolo's SQLite adapters; ours below replaces one)
 from piccolo.columns import (
     JSON,
     Boolean,
@@ -23,6 +31,30 @@ from piccolo.columns import (
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+_migrating = 0  # > 0 while Piccolo records migrations (a module global: adapters run in aiosqlite's thread)
+
+
+@contextlib.contextmanager
+def piccolo_bookkeeping():
+    """Let Piccolo's migration table store its naive `ran_on` while migrations run."""
+    global _migrating
+    _migrating += 1
+    try:
+        yield
+    finally:
+        _migrating -= 1
+
+
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        if _migrating:
+            return str(value)
+        raise ValueError(f"naive datetime {value.isoformat()} refused: Cadence stores aware UTC instants")
+    return str(value.astimezone(UTC))
+
+
+sqlite3.register_adapter(datetime, _utc_text)
 
 
 class Person(Table):

@@ -55,7 +55,9 @@ def cadence(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def first_migration_only(url: str, cwd: Path) -> None:
     """Bring an empty database to migration 0001 only (piccolo's "1" = the next migration)."""
     script = ("import asyncio; from piccolo.apps.migrations.commands.forwards import run_forwards; "
-              "r = asyncio.run(run_forwards('models', migration_id='1')); assert r.success, r.message")
+              "from models.tables import piccolo_bookkeeping\n"
+              "with piccolo_bookkeeping(): r = asyncio.run(run_forwards('models', migration_id='1'))\n"
+              "assert r.success, r.message")
     env = {**os.environ, "CADENCE_DATABASE_URL": url}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=120)

@@ -80,3 +80,20 @@ def test_passwords_hash_with_argon2_and_verify():
     assert not verify_password("not-a-hash", "anything")
     assert not needs_rehash(hashed)
     assert needs_rehash("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG")
+
+
+@pytest.mark.anyio
+async def test_a_naive_datetime_cannot_be_stored(db):
+    naive = datetime(2027, 3, 8, 9, 30)
+    if ON_POSTGRES:  # the column type is timestamptz: PostgreSQL keeps instants only
+        rows = await WebSession.raw(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'web_session' "
+            "AND column_name = 'expires_at'")
+        assert rows == [{"data_type": "timestamp with time zone"}]
+        return
+    with pytest.raises(ValueError, match="naive datetime 2027-03-08T09:30:00 refused"):
+        await WebSession(key="k", data="{}", expires_at=naive).save()
+    await WebSession(key="k", data="{}", expires_at=naive.replace(tzinfo=UTC)).save()
+    with pytest.raises(ValueError, match="naive datetime"):
+        await WebSession.update({WebSession.expires_at: naive}).where(WebSession.key == "k")
+    assert (await WebSession.select(WebSession.expires_at).first())["expires_at"] == naive.replace(tzinfo=UTC)
