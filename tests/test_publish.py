@@ -214,3 +214,36 @@ async def test_a_plan_for_other_cohorts_is_refused_and_nothing_is_written(db):
                            imported.cohort_ids, now=NOW, published_by=None)
     assert await LiveSession.count() == 0
     assert (await Cohort.select(Cohort.status).first())["status"] == Cohort.Status.draft
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
+    from planner.solve import solve
+
+    original = problem(
+        program(unit("intro", 60, "live"), unit("reading", 15, "async"), unit("practice", 90, "live", requires=["intro"])),
+        cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org", tz="America/New_York")]),
+    )
+    imported = await import_problem(original)
+    first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
+    await publish_plan(first_plan, imported.cohort_ids, now=NOW, published_by=None)
+    held = first_plan.cohorts[0].sessions[0]
+    before = (await session_rows(imported.cohort_ids[0]))[held.id]
+
+    newcomer = Person(email="c@x.org", name="Chidi", timezone="Europe/Berlin")
+    await newcomer.save()
+    await Membership(cohort=imported.cohort_ids[0], person=newcomer.id, role="learner").save()
+    during = held.start + timedelta(minutes=10)
+    replan = await problem_from_db(imported.cohort_ids, now=during)
+    assert replan.fixed == (FixedSession("C1", held.id),)
+    second_plan = solve(replan, time_limit=3)
+    changes = await publish_plan(second_plan, imported.cohort_ids, now=during, published_by=None)
+
+    after = (await session_rows(imported.cohort_ids[0]))[held.id]
+    assert (after["uid"], after["sequence"], after["starts_at"], after["status"]) == (
+        before["uid"], 0, held.start, "scheduled")
+    sectioned = await Membership.select(Membership.section).where(Membership.person == newcomer.id).first()
+    assert sectioned["section"] is not None
+    assert all(held.id not in line for line in changes)
+    assert changes, "a re-publish always says what changed, or that nothing did"
