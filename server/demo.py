@@ -16,7 +16,7 @@ import anyio
 from models.migrate import upgrade
 from models.tables import AsyncModule, Attendance, Cohort, LiveSession, Membership, ModuleCompletion, Person
 from server.importing import UserError, import_problem, write_transaction
-from server.passwords import hash_password
+from server.passwords import hash_password, verify_password
 from server.planning import create_run, finish_run, problem_from_db, publish_run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-onboarding"
@@ -39,12 +39,14 @@ async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
     out = sys.stdout
     if if_empty and await Person.count() > 0:
         out.write("demo data already present\n")
+        await _print_sign_ins_if_still_demo(out)
         return 0
 
     problem = load_problem(EXAMPLE / "program.toml", [EXAMPLE / "cohort-apac.toml", EXAMPLE / "cohort-atlantic.toml"])
     names = [cohort.name for cohort in problem.cohorts]
     if await Cohort.exists().where(Cohort.name.is_in(names) & (Cohort.status == Cohort.Status.published)):
         out.write("demo data already present (its cohorts are published)\n")
+        await _print_sign_ins_if_still_demo(out)
         return 0
 
     imported = await import_problem(problem)
@@ -62,13 +64,23 @@ async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
     await _set_passwords(imported.cohort_ids, designer_id)
     await _record_progress(imported.cohort_ids, now)
 
-    base_url = _base_url()
     for line in changes:
         out.write(line + "\n")
-    out.write(f"\nCadence demo: {base_url}\nSign in with password {DEMO_PASSWORD!r} (demo data only) as:\n")
+    _print_sign_ins(out)
+    return 0
+
+
+def _print_sign_ins(out) -> None:
+    out.write(f"\nCadence demo: {_base_url()}\nSign in with password {DEMO_PASSWORD!r} (demo data only) as:\n")
     for role, email in SIGN_INS:
         out.write(f"  {role:<12} {email}\n")
-    return 0
+
+
+async def _print_sign_ins_if_still_demo(out) -> None:
+    """On later runs, show the sign-ins again, but only while the demo designer still has the demo password."""
+    designer = await Person.select(Person.password_hash).where(Person.email == DESIGNER[0]).first()
+    if designer and await anyio.to_thread.run_sync(verify_password, designer["password_hash"], DEMO_PASSWORD):
+        _print_sign_ins(out)
 
 
 def _base_url() -> str:

@@ -58,5 +58,11 @@ async def test_demo_seeds_a_published_plan_and_is_left_alone_the_second_time(db,
     again = subprocess.run([str(CADENCE), "demo", "--if-empty"], capture_output=True, text=True, env=env,
                            cwd=tmp_path, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "demo data already present"
+    assert again.stdout.splitlines()[0] == "demo data already present"
+    assert "designer@example.com" in again.stdout  # make run prints the sign-ins every time
     assert await snapshot() == before
+
+    designer = await Person.select(Person.id).where(Person.email == "designer@example.com").first()
+    await Person.update({Person.password_hash: "changed"}).where(Person.id == designer["id"])
+    assert await seed_demo(if_empty=True) == 0
+    assert capsys.readouterr().out == "demo data already present\n"  # no stale passwords once changed
