@@ -313,14 +313,14 @@ async def mark_attendance(
 ) -> RosterRow | None:
     """Record one learner's attendance (one row per session and learner, replaced atomically).
 
-    Raises ValueError for an unknown status; returns None, writing nothing, when the learner is not in the
-    session's section.
+    Returns None, writing nothing, when the learner is not in the session's section (checked first, so an
+    outsider is "not found" whatever the status); raises ValueError for an unknown status.
     """
     _check_aware(now)
-    if status not in ATTENDANCE_CHOICES:
-        raise ValueError(f"status: expected one of {', '.join(ATTENDANCE_CHOICES)}, got {status!r}")
     if learner_id not in {p["id"] for p in await _section_learners(session_id)}:
         return None
+    if status not in ATTENDANCE_CHOICES:
+        raise ValueError(f"status: expected one of {', '.join(ATTENDANCE_CHOICES)}, got {status!r}")
     # INSERT .. ON CONFLICT DO UPDATE on the unique (session, person) index: two facilitators marking at once
     # leave one row with the last status, never a duplicate or a lost insert.
     await Attendance.insert(
