@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_importing import snapshot
+from models_helpers import snapshot
 
 from models.tables import Attendance, Cohort, LiveSession, ModuleCompletion, Person, PlannerRun
 from planner.plan import plan_from_dict

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from models_helpers import snapshot
 from planner_helpers import cohort, facilitator, member, problem, program, unit
 
-from models.migrate import all_tables
 from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
 from planner.errors import InputError
 from planner.loading import load_problem
@@ -24,19 +24,6 @@ from server.planning import publish_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CADENCE = Path(sys.executable).parent / "cadence"
-VOLATILE = {"id", "created_at", "updated_at"}  # row ids of replaced memberships, and touch times
-
-
-async def snapshot() -> dict[str, list]:
-    """Every row of every table, without volatile columns, sorted: equal snapshots mean nothing changed."""
-    tables = {}
-    for table in all_tables():
-        rows = await table.select()
-        keep = [tuple(sorted((k, str(v)) for k, v in row.items() if k not in VOLATILE)) for row in rows]
-        tables[table._meta.tablename] = sorted(keep)
-    return tables
-
-
 def example_paths(examples: Path) -> tuple[Path, list[Path]]:
     return examples / "program.toml", [examples / "cohort-apac.toml", examples / "cohort-atlantic.toml"]
 
