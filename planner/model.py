@@ -64,6 +64,7 @@ class CohortModel:
     fixed: dict[tuple[int, int], tuple[datetime, str]] = field(default_factory=dict)
     previous: dict[tuple[int, int], tuple[datetime, str]] = field(default_factory=dict)
     previous_sections: dict[str, int] = field(default_factory=dict)  # learner email -> section index
+    hint_counts: dict[tuple[int, int], int] = field(default_factory=dict)  # (profile, section) -> learners
 
     @property
     def name(self) -> str:

@@ -21,6 +21,7 @@ from ortools.sat.python import cp_model
 
 from planner import weights
 from planner.coverage import cohort_window, describe_local, minutes_outside
+from planner.hints import weekly_hint
 from planner.model import CohortModel, FixedSessionError, Vars, cohort_models
 from planner.plan import (
     CohortPlan,
@@ -36,8 +37,8 @@ from planner.problem import Problem
 from planner.rules import RULES, Term
 from planner.slots import _inside, due_instant, pack_units, prework_of, slug
 
-DETERMINISTIC_PER_SECOND = 1.0  # deterministic-time units granted per second of time limit
-WALL_SAFETY = 3.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
+DETERMINISTIC_PER_SECOND = 0.6  # deterministic-time units granted per second of time limit (measured: a loaded 2-core machine does ~0.3-1 per wall second)
+WALL_SAFETY = 4.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
 
 
 def solve(problem: Problem, time_limit: float = 10.0, *, workers: int = 2, seed: int = 0) -> Plan:
@@ -166,21 +167,34 @@ def _add_hints(problem: Problem, built: _Built) -> None:
             (cm.index, s, k): prev for cm in built.cohorts for (s, k), prev in cm.previous.items()
         }
     else:
-        from planner.baseline import greedy_plan
-
-        try:
-            base = greedy_plan(problem)
-        except PlanningError:
-            return
-        starts = {}
-        for cm in built.cohorts:
-            plan = base.cohort(cm.name)
-            for k, session in enumerate(plan.sessions):
-                starts[cm.index, 0, k] = (session.start, session.facilitator)
+        starts = weekly_hint(built.cohorts, problem.program)
+    partial: list[tuple[cp_model.IntVar, int]] = []
     for cm, s, k, ch in v.all_choices():
         wanted = starts.get((cm.index, s, k))
         if wanted is not None:
-            built.model.add_hint(ch.var, int(ch.slot.start == wanted[0] and ch.facilitator == wanted[1]))
+            partial.append((ch.var, int(ch.slot.start == wanted[0] and ch.facilitator == wanted[1])))
+    _complete_hint(built, partial)
+
+
+def _complete_hint(built: _Built, partial: list[tuple[cp_model.IntVar, int]]) -> None:
+    """Turn a hint on the start choices into a hint on every variable (a complete, feasible hint is the
+    solver's first solution): solve a copy with those choices fixed. Falls back to the partial hint."""
+    if not partial:
+        return
+    copy = built.model.clone()
+    for var, value in partial:
+        copy.add(copy.get_bool_var_from_proto_index(var.index) == value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = 2.0
+    status = solver.solve(copy)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        for i in range(len(built.model.proto.variables)):
+            built.model.proto.solution_hint.vars.append(i)
+            built.model.proto.solution_hint.values.append(solver.value(copy.get_int_var_from_proto_index(i)))
+        return
+    for var, value in partial:
+        built.model.add_hint(var, value)
 
 
 # ------------------------------------------------------------------------------------------ reading back
