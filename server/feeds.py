@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Calendar, Event, vDuration
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ClientException
 from litestar.params import FromPath
@@ -78,7 +78,8 @@ MANAGER_SESSION_PAGE = "/manager#readiness-{id}"
 @dataclass
 class FeedSession:
     row: dict
-    units: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)  # "Title (45 min)", in teaching order
+    unit_titles: list[str] = field(default_factory=list)
     prework: list[dict] = field(default_factory=list)  # {"id", "title", "due_at"}
     learner_here: bool = False  # the person is a learner of this session's section: show their own status
 
@@ -88,10 +89,12 @@ class FeedContent:
     person: dict
     sessions: list[FeedSession]
     modules: list[dict]
-    completed: set[int]  # module ids the person has completed (theirs only)
+    completed: dict[int, datetime]  # module id -> when the person completed it (theirs only)
 
     def last_modified(self) -> datetime:
-        stamps = [self.person["created_at"]]
+        """The latest change the feed shows. A change with no stamp of its own (an undone completion, the
+        reminders switch) changes the ETag but not this; clients send If-None-Match, which wins."""
+        stamps = [self.person["created_at"], *self.completed.values()]
         for session in self.sessions:
             stamps += [session.row["updated_at"], session.row["cancelled_at"]]
         stamps += [module["updated_at"] for module in self.modules]
@@ -139,6 +142,8 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
         )
         for unit in units:
             sessions[unit["session"]].units.append(f"{unit['title']} ({unit['minutes']} min)")
+            if unit["title"] not in sessions[unit["session"]].unit_titles:
+                sessions[unit["session"]].unit_titles.append(unit["title"])
         prework = await (
             SessionPrework.select(
                 SessionPrework.session,
@@ -165,10 +170,12 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
         )
         modules = await _modules_of_my_sections(modules, learner_sections)
 
-    completed: set[int] = set()
+    completed: dict[int, datetime] = {}
     if learner_cohorts:
-        done = await ModuleCompletion.select(ModuleCompletion.module).where(ModuleCompletion.person == person_id)
-        completed = {row["module"] for row in done}
+        done = await ModuleCompletion.select(ModuleCompletion.module, ModuleCompletion.completed_at).where(
+            ModuleCompletion.person == person_id
+        )
+        completed = {row["module"]: row["completed_at"] for row in done}
     ordered = sorted(sessions.values(), key=lambda s: (_utc(s.row["starts_at"]), s.row["uid"]))
     return FeedContent(person, ordered, modules, completed)
 
@@ -220,7 +227,7 @@ def render(content: FeedContent, base_url: str) -> bytes:
     )
     calendar.pop("REFRESH-INTERVAL", None)
     calendar.add("REFRESH-INTERVAL", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("X-PUBLISHED-TTL", REFRESH)
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))  # an X- property: say it is a duration
     if zone is not None:
         calendar.add("X-WR-TIMEZONE", zone.key)
 
@@ -236,7 +243,7 @@ def render(content: FeedContent, base_url: str) -> bytes:
             sequence=row["sequence"],
             start=local(row["starts_at"]),
             end=local(row["ends_at"]),
-            summary=("Cancelled: " if cancelled else "") + _session_title(row),
+            summary=("Cancelled: " if cancelled else "") + _session_title(session),
             description=_session_description(session, content.completed, local),
             url=base_url + _session_page(session, person["id"]),
             status="CANCELLED" if cancelled else "CONFIRMED",
@@ -289,11 +296,13 @@ def _session_page(session: FeedSession, person_id: int) -> str:
     return MANAGER_SESSION_PAGE.format(id=session.row["id"])
 
 
-def _session_title(row: dict) -> str:
-    return f"{row['program_name']}: live session"
+def _session_title(session: FeedSession) -> str:
+    """Program and topics, e.g. 'Support Onboarding: Product tour, Ticketing': what a glance needs."""
+    topics = ", ".join(session.unit_titles) or "live session"
+    return f"{session.row['program_name']}: {topics}"
 
 
-def _session_description(session: FeedSession, completed: set[int], local) -> str:
+def _session_description(session: FeedSession, completed: dict[int, datetime], local) -> str:
     row = session.row
     lines = [f"Cohort: {row['cohort_name']}", f"Facilitator: {row['facilitator_name']}", "", "Units covered:"]
     lines += [f"- {unit}" for unit in session.units] or ["- (none listed)"]
