@@ -23,7 +23,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event, vDuration
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, head, post
 from litestar.exceptions import ClientException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -375,33 +375,46 @@ def not_modified(feed: BuiltFeed, if_none_match: str | None, if_modified_since: 
     return False
 
 
-def _not_found() -> Response:
-    return Response(content=b"Not found\n", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
+def _not_found(with_body: bool = True) -> Response:
+    return Response(content=b"Not found\n" if with_body else b"", status_code=HTTP_404_NOT_FOUND,
+                    media_type="text/plain")
 
 
 class FeedController(Controller):
-    """GET /feed/<token>.ics — no sign-in: the unguessable token is the credential."""
+    """GET (and HEAD) /feed/<token>.ics — no sign-in: the unguessable token is the credential."""
 
     path = "/feed"
     include_in_schema = False
+    opt = {"exclude_from_csrf": True, "skip_session": True}  # a feed is not a page: no cookies
 
-    @get("/{filename:str}", opt={"exclude_from_csrf": True, "skip_session": True})
+    @get("/{filename:str}")
     async def feed(self, request: Request, filename: FromPath[str]) -> Response:
-        token = filename.removesuffix(".ics")
-        person = await person_for_token(token) if filename.endswith(".ics") else None
-        if person is None:
-            return _not_found()  # wrong, rotated and garbled tokens all look the same
-        feed = await build_feed(person)
-        headers = {
-            "ETag": feed.etag,
-            "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
-            "Cache-Control": CACHE_CONTROL,
-            "X-Content-Type-Options": "nosniff",
-        }
-        if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
-            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
-        return Response(content=feed.body, media_type="text/calendar", headers=headers)  # Litestar adds the charset
+        return await _answer(request, filename, with_body=True)
+
+    @head("/{filename:str}")
+    async def feed_head(self, request: Request, filename: FromPath[str]) -> Response[None]:
+        return await _answer(request, filename, with_body=False)
+
+
+async def _answer(request: Request, filename: str, *, with_body: bool) -> Response:
+    token = filename.removesuffix(".ics")
+    person = await person_for_token(token) if filename.endswith(".ics") else None
+    if person is None:
+        return _not_found(with_body)  # wrong, rotated and garbled tokens all look the same
+    feed = await build_feed(person)
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
+        return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
+    if not with_body:
+        headers["Content-Length"] = str(len(feed.body))
+    # Litestar appends "; charset=utf-8" to text/* media types.
+    return Response(content=feed.body if with_body else b"", media_type="text/calendar", headers=headers)
 
 
 def _wants_fragment(request: Request) -> bool:

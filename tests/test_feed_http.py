@@ -180,3 +180,19 @@ def test_the_profile_and_learner_pages_offer_the_feed(db):
     assert learner.status_code == 200
     assert f"webcal://testserver.local/feed/{token}.ics" in learner.text or f"/feed/{token}.ics" in learner.text
     assert 'value="/learner"' in learner.text  # the box's forms come back to the learner page without JS
+
+
+def test_head_answers_like_get_without_a_body(db):
+    world = _world()
+    token = _token(world, "nia")
+    with web_client() as client:
+        full = client.get(f"/feed/{token}.ics")
+        head = client.head(f"/feed/{token}.ics")
+        unchanged = client.head(f"/feed/{token}.ics", headers={"If-None-Match": full.headers["etag"]})
+        wrong = client.head("/feed/not-a-token.ics")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == full.headers["etag"]
+    assert head.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert int(head.headers["content-length"]) == len(full.content)
+    assert unchanged.status_code == 304
+    assert wrong.status_code == 404 and wrong.content == b""
