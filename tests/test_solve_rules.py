@@ -1,0 +1,178 @@
+"""One rule at a time, on 1-4 entity instances: the plan obeys it (holds), and where the data makes it bite,
+the planner either bends around it or says why no plan exists (violated)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from planner_helpers import cohort, facilitator, member, problem, program, unit
+
+from planner.plan import PlanningError
+from planner.solve import solve
+from planner.validate import validate_plan
+
+LIMIT = 3.0
+
+
+def plan_of(p):
+    plan = solve(p, time_limit=LIMIT)
+    assert validate_plan(p, plan) == []
+    return plan
+
+
+def reasons_of(p) -> list[str]:
+    with pytest.raises(PlanningError) as caught:
+        solve(p, time_limit=LIMIT)
+    return caught.value.reasons
+
+
+ONE_HOUR = program(unit("talk", 60, "live"))
+
+
+def test_shared_facilitator_is_never_double_booked():
+    # f works one hour a day; both cohorts would like the same hour (their learners' only overlap) on Monday
+    f = facilitator("f@example.com", hours="09:00-10:00")
+    c1 = cohort("One", [f, member("a@example.com")], weeks=1)
+    c2 = cohort("Two", [f, member("b@example.com")], weeks=1)
+    plan = plan_of(problem(ONE_HOUR, c1, c2))
+    first, second = plan.cohort("One").sessions[0], plan.cohort("Two").sessions[0]
+    assert first.facilitator == second.facilitator == "f@example.com"
+    assert first.end <= second.start or second.end <= first.start
+
+
+def test_shared_facilitator_with_one_free_hour_for_two_cohorts_is_infeasible_and_named():
+    f = facilitator("f@example.com", hours="09:00-10:00", days="Mon")
+    c1 = cohort("One", [f, member("a@example.com")], weeks=1)
+    c2 = cohort("Two", [f, member("b@example.com")], weeks=1)
+    reasons = reasons_of(problem(ONE_HOUR, c1, c2))
+    assert any("f@example.com" in r and "One" in r and "Two" in r for r in reasons), reasons
+
+
+def test_blackout_date_is_respected():
+    f = facilitator("f@example.com", days="Mon,Tue")
+    c = cohort("Solo", [f, member("a@example.com")], weeks=1, blackout=(date(2027, 3, 1),))
+    plan = plan_of(problem(ONE_HOUR, c))
+    assert [s.start.date() for s in plan.cohort("Solo").sessions] == [date(2027, 3, 2)]
+
+
+def test_blackout_on_the_only_working_day_is_infeasible_and_named():
+    f = facilitator("f@example.com", days="Mon")
+    c = cohort("Solo", [f, member("a@example.com")], weeks=1, blackout=(date(2027, 3, 1),))
+    reasons = reasons_of(problem(ONE_HOUR, c))
+    assert any("'Solo'" in r and "facilitator" in r for r in reasons), reasons
+
+
+PREWORK = program(unit("read", 15, "async"), unit("discuss", 60, "live", requires=["read"]), prework_lead_hours=48)
+
+
+def test_prework_falls_due_the_lead_before_the_session_needing_it():
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    plan = plan_of(problem(PREWORK, c))
+    cp = plan.cohort("Solo")
+    (session,) = cp.sessions
+    (module,) = cp.modules
+    assert session.prework == (module.id,)
+    assert module.due + timedelta(hours=48) <= session.start
+
+
+def test_prework_lead_longer_than_the_window_allows_is_infeasible_and_named():
+    tight = program(unit("read", 15, "async"), unit("discuss", 60, "live", requires=["read"]),
+                    prework_lead_hours=24 * 7)
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    reasons = reasons_of(problem(tight, c))
+    assert any("'Solo'" in r and "prework" in r for r in reasons), reasons
+
+
+def test_either_unit_is_wholly_live_when_it_fits_in_idle_minutes():
+    p = program(unit("talk", 40, "live"), unit("extra", 20, "either", requires=["talk"]))
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    assert [(x.unit, x.minutes) for s in cp.sessions for x in s.units] == [("talk", 40), ("extra", 20)]
+    assert cp.modules == ()
+
+
+def test_either_unit_is_wholly_async_when_it_would_need_another_session():
+    p = program(unit("talk", 40, "live"), unit("extra", 30, "either", requires=["talk"]))
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    assert all(x.unit == "talk" for s in cp.sessions for x in s.units)
+    assert sorted(m.minutes for m in cp.modules if m.unit == "extra") == [15, 15]
+    # live before async: the modules open when the talk is over
+    assert all(m.release >= cp.sessions[-1].end for m in cp.modules)
+
+
+def test_long_live_unit_spans_sessions_in_order():
+    p = program(unit("a", 90, "live"), unit("b", 30, "live", requires=["a"]))
+    c = cohort("Solo", [facilitator("f@example.com"), member("x@example.com")], weeks=1)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    assert [[(x.unit, x.minutes) for x in s.units] for s in cp.sessions] == [[("a", 60)], [("a", 30), ("b", 30)]]
+    assert cp.sessions[0].end <= cp.sessions[1].start
+
+
+def test_sections_split_learners_by_zone_when_each_is_big_enough():
+    members = [facilitator("tokyo@example.com", tz="Asia/Tokyo"), facilitator("ny@example.com", tz="America/New_York")]
+    members += [member(f"t{i}@example.com", tz="Asia/Tokyo") for i in range(3)]
+    members += [member(f"n{i}@example.com", tz="America/New_York") for i in range(3)]
+    c = cohort("Split", members, weeks=1, max_sections=2, min_section_size=3)
+    plan = plan_of(problem(ONE_HOUR, c))
+    assert plan.coverage == 1.0
+    groups = sorted(sorted(s.learners) for s in plan.cohort("Split").sections)
+    assert groups == [[f"n{i}@example.com" for i in range(3)], [f"t{i}@example.com" for i in range(3)]]
+
+
+def test_min_section_size_keeps_one_section():
+    members = [facilitator("tokyo@example.com", tz="Asia/Tokyo"), facilitator("ny@example.com", tz="America/New_York")]
+    members += [member(f"t{i}@example.com", tz="Asia/Tokyo") for i in range(3)]
+    members += [member(f"n{i}@example.com", tz="America/New_York") for i in range(3)]
+    c = cohort("Split", members, weeks=1, max_sections=2, min_section_size=4)
+    plan = plan_of(problem(ONE_HOUR, c))
+    assert len(plan.cohort("Split").sections) == 1
+    assert plan.coverage == 0.5
+
+
+def test_weekly_session_cap_spreads_sessions_over_weeks():
+    p = program(unit("long", 180, "live"), live_sessions_per_week=2)
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=2)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    weeks = [(s.start.date() - date(2027, 3, 1)).days // 7 for s in cp.sessions]
+    assert len(cp.sessions) == 3 and max(weeks.count(w) for w in set(weeks)) <= 2
+
+
+def test_too_many_sessions_for_the_weeks_is_infeasible_and_names_the_numbers():
+    p = program(unit("long", 180, "live"), live_sessions_per_week=2)
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    reasons = reasons_of(problem(p, c))
+    assert any("'Solo'" in r and "3 sessions" in r and "live_sessions_per_week 2" in r for r in reasons), reasons
+
+
+def test_async_over_the_weekly_cap_is_infeasible_and_named():
+    p = program(unit("reading", 150, "async"), weekly_async_minutes=120)
+    c = cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1)
+    reasons = reasons_of(problem(p, c))
+    assert any("'Solo'" in r and "150 async minutes" in r and "weekly_async_minutes 120" in r for r in reasons)
+
+
+def test_async_prerequisites_fall_due_in_order_under_the_cap():
+    p = program(unit("a", 60, "async"), unit("b", 60, "async", requires=["a"]), weekly_async_minutes=60)
+    c = cohort("Solo", [facilitator("f@example.com"), member("x@example.com")], weeks=2)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    assert max(m.due for m in cp.modules if m.unit == "a") <= min(m.due for m in cp.modules if m.unit == "b")
+
+
+def test_outside_commitment_of_a_facilitator_is_avoided():
+    from planner_helpers import at
+
+    from planner.problem import Busy
+
+    f = facilitator("f@example.com", hours="09:00-11:00", days="Mon")
+    c = cohort("Solo", [f, member("a@example.com", hours="09:00-10:00")], weeks=1)
+    busy = (Busy("f@example.com", at(1, 9), at(1, 10), "another cohort"),)
+    plan = plan_of(problem(ONE_HOUR, c, busy=busy))
+    (session,) = plan.cohort("Solo").sessions
+    assert session.start >= at(1, 10)
+
+
+def test_no_learners_is_named():
+    c = cohort("Empty", [facilitator("f@example.com")], weeks=1)
+    assert any("'Empty'" in r and "no learners" in r for r in reasons_of(problem(ONE_HOUR, c)))
