@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from readiness_helpers import NOW, build_world
 
-from models.tables import Attendance, ModuleCompletion
+from models.tables import Attendance, LiveSession, Membership, ModuleCompletion, Person, Section
 from server import readiness
 
 pytestmark = pytest.mark.anyio
@@ -183,3 +183,31 @@ async def test_mark_attendance_refuses_outsiders_and_unknown_status(world):
 async def test_naive_now_is_refused(world):
     with pytest.raises(ValueError, match="naive"):
         await readiness.learner_schedule(world.lea, now=NOW.replace(tzinfo=None))
+
+
+async def test_manager_sees_only_sessions_of_sections_holding_reports(world):
+    """Alpha gains a section b with learner Kim (reporting to Max) and its own session: Mia does not see
+    it (none of her reports is in b), Max sees it with Kim alone, and Lea's schedule does not list it."""
+    alpha_b = Section(cohort=world.alpha, key="alpha/b")
+    await alpha_b.save()
+    kim = Person(email="kim@example.com", name="Kim", role="learner", timezone="Asia/Seoul")
+    await kim.save()
+    await Membership(cohort=world.alpha, person=kim.id, role="learner", section=alpha_b.id, manager=world.max).save()
+    other = LiveSession(
+        cohort=world.alpha, section=alpha_b.id, key="alpha-b-1", uid="alpha-b-1@test", facilitator=world.fay,
+        starts_at=NOW + timedelta(days=4), ends_at=NOW + timedelta(days=4, hours=1),
+    )
+    await other.save()
+
+    mia = await readiness.manager_readiness(world.mia, now=NOW)
+    max_ = await readiness.manager_readiness(world.max, now=NOW)
+    lea = await readiness.learner_schedule(world.lea, now=NOW)
+
+    assert [s.session.id for s in mia.sessions] == [world.next]
+    assert [(s.session.id, [x.name for x in s.learners]) for s in max_.sessions] == [
+        (world.beta_next, ["Ben Beta"]), (other.id, ["Kim"]),
+    ]
+    assert [c.cohort_name for c in max_.cohorts] == ["Alpha", "Beta"]
+    assert other.id not in [s.id for s in lea.sessions]
+    roster = await readiness.session_roster(other.id)
+    assert [r.name for r in roster.rows] == ["Kim"]
