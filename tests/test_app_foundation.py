@@ -113,3 +113,20 @@ async def _expiry_is_aware() -> bool:
 
     row = await WebSession.select(WebSession.expires_at).first()
     return row["expires_at"].tzinfo is not None and row["expires_at"] > datetime.now(UTC)
+
+
+def test_missing_htmx_stops_the_app_with_a_clear_message(monkeypatch, tmp_path):
+    import server.app
+
+    monkeypatch.setattr(server.app, "HTMX_DIST", tmp_path / "node_modules" / "htmx.org" / "dist")
+    with pytest.raises(ConfigError, match="run `make install`"):
+        server.app.create_app(Settings.from_env())
+
+
+def test_sign_in_attempts_are_rate_limited(db):
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        statuses = [sign_in(client, "dee@example.org", "wrong password").status_code for _ in range(21)]
+        assert statuses[:20] == [401] * 20
+        assert statuses[20] == 429
+        assert "<h1>" in sign_in(client, "dee@example.org", "wrong password").text  # a readable page

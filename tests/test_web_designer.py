@@ -176,7 +176,7 @@ def _plan(client, cohort_ids: list[int]) -> int:
     # poll the way the page does; the state lives in the database, so this ends once the run is stored
     for _ in range(120):
         fragment = client.get(f"{run_url}/status", headers={"HX-Request": "true"})
-        assert fragment.status_code == 200
+        assert fragment.status_code == 200, (fragment.status_code, fragment.text[:300])
         if "Planning…" not in fragment.text:
             break
         run(_pause())

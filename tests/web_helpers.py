@@ -28,6 +28,10 @@ def run(awaitable):
     """Await one query or coroutine from a synchronous test (test setup and checks on the database)."""
 
     async def go():
+        # A piccolo query runs outside the app's PostgreSQL pool: that pool belongs to the app's event loop
+        # while a TestClient is open, and this is another loop.
+        if hasattr(awaitable, "run") and hasattr(awaitable, "querystrings"):
+            return await awaitable.run(in_pool=False)
         return await awaitable
 
     return asyncio.run(go())
