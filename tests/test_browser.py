@@ -1,8 +1,8 @@
 """End to end in Debian's Chromium against a real `cadence serve` on a fresh database.
 
 A designer uploads the example program, both cohorts and the roster, plans and publishes; a learner marks
-her next session's prework done; the facilitator marks her attendance; the manager's readiness for that
-session goes up by one. Each page is photographed at 1280 px and 390 px under test-output/screenshots/,
+her next session's prework done; the facilitator marks her attendance (and, with JavaScript off, another
+learner's through the form's own button); the manager's readiness for that session goes up by one. Each page is photographed at 1280 px and 390 px under test-output/screenshots/,
 and the learner and facilitator pages must not scroll sideways at 390 px.
 """
 
@@ -156,6 +156,17 @@ def test_plan_publish_then_learner_facilitator_manager(database_url, tmp_path, s
             expect(row.get_by_label("Present")).to_be_checked()
             expect(row.get_by_role("status")).to_contain_text("Present, marked by Maya Okafor")
             photograph(facilitator, shots, "facilitator-roster", check_width=True)
+
+            # --- and without JavaScript the same form saves through its button --------------------------
+            plain = browser.new_context(viewport=DESKTOP, java_script_enabled=False).new_page()
+            sign_in(plain, base, FACILITATOR)
+            plain.goto(facilitator.url)
+            other = plain.get_by_role("row").filter(has_text="Lukas Weber")
+            other.get_by_label("Excused").check()
+            other.get_by_role("button", name="Save attendance of Lukas Weber").click()
+            other = plain.get_by_role("row").filter(has_text="Lukas Weber")
+            expect(other.get_by_label("Excused")).to_be_checked()
+            expect(other.get_by_role("status")).to_contain_text("Excused, marked by Maya Okafor")
 
             # --- the manager sees one more report ready --------------------------------------------------
             ready_after, reports_after, first_after = ready_share(manager, base)
