@@ -43,6 +43,13 @@ def _transaction():
     return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
 
 
+async def _lock_person(person_id: int) -> None:
+    """Serialise token changes per person: PostgreSQL locks the person's row; SQLite's IMMEDIATE transaction
+    already holds the only write lock."""
+    if not is_sqlite(Person._meta.db):
+        await Person.select(Person.id).where(Person.id == person_id).lock_rows()
+
+
 async def _issue(person_id: int, now: datetime) -> str:
     nonce = secrets.token_hex(NONCE_BYTES)
     token = make_token(Settings.from_env().secret_key, person_id, nonce)
@@ -53,8 +60,9 @@ async def _issue(person_id: int, now: datetime) -> str:
 
 
 async def feed_token_for(person_id: int) -> str:
-    """The person's current token; issues one when they have none."""
+    """The person's current token; issues one when they have none (once, even under concurrent calls)."""
     async with _transaction():
+        await _lock_person(person_id)
         row = await (
             FeedToken.select(FeedToken.nonce)
             .where((FeedToken.person == person_id) & FeedToken.revoked_at.is_null())
@@ -70,6 +78,7 @@ async def rotate_token(person_id: int) -> str:
     """Revoke every active token of the person (their old URLs answer 404) and issue a fresh one."""
     now = datetime.now(UTC)
     async with _transaction():
+        await _lock_person(person_id)
         await FeedToken.update({FeedToken.revoked_at: now}).where(
             (FeedToken.person == person_id) & FeedToken.revoked_at.is_null()
         )

@@ -133,3 +133,12 @@ async def test_cadence_feed_rotate_with_an_unknown_email_is_one_line_and_exit_2(
     assert done.stderr.strip().count("\n") == 0
     assert done.stderr.startswith("error: ") and "nobody@example.com" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_concurrent_first_requests_issue_one_token(db):
+    import asyncio
+
+    world = await seed_feed_world()
+    tokens = await asyncio.gather(*[feed_token_for(world.people["liam"]) for _ in range(6)])
+    assert len(set(tokens)) == 1
+    assert await FeedToken.count().where(FeedToken.person == world.people["liam"]) == 1
