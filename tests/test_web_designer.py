@@ -246,3 +246,30 @@ def test_plan_poll_publish_and_replan(designer, examples):
         assert row["status"] == "published"
         assert _json(row["changes"]), "publishing a re-plan reports what changed"
         assert run(LiveSession.count()) >= before_sessions  # sessions are cancelled, never deleted
+
+
+def test_a_run_whose_worker_vanished_is_shown_as_failed(designer):
+    from datetime import UTC, datetime, timedelta
+
+    program = run(Program.insert(Program(slug="p", name="P")).returning(Program.id))[0]["id"]
+    stale = PlannerRun(program=program, cohort_names=["X"], status="running", time_limit=5,
+                       started_at=datetime.now(UTC) - timedelta(hours=1))
+    run(stale.save())
+    with web_client() as client:
+        sign_in(client, designer.email)
+        page = client.get(f"/plans/{stale.id}")
+    assert page.status_code == 200
+    assert "The planner failed" in page.text and "Planning…" not in page.text
+    assert run(PlannerRun.select(PlannerRun.status).where(PlannerRun.id == stale.id).first())["status"] == "failed"
+
+
+def test_server_error_page_has_no_traceback(designer):
+    program = run(Program.insert(Program(slug="p", name="P")).returning(Program.id))[0]["id"]
+    broken = PlannerRun(program=program, cohort_names=["X"], status="done", result={"cohorts": [{"name": "X"}]})
+    run(broken.save())
+    with web_client() as client:
+        sign_in(client, designer.email)
+        page = client.get(f"/plans/{broken.id}")
+    assert page.status_code == 500
+    assert "Something went wrong" in page.text
+    assert "Traceback" not in page.text and "KeyError" not in page.text

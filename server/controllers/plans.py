@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import anyio.to_thread
@@ -79,10 +79,17 @@ def plan_changes(previous: pl.Plan, plan: pl.Plan) -> list[str]:
     return lines
 
 
+STALE_AFTER = timedelta(minutes=2)  # beyond the time limit: the worker that ran it has gone (restart, crash)
+
+
 async def run_or_404(run_id: int) -> dict:
     row = await PlannerRun.select().where(PlannerRun.id == run_id).first()
     if row is None:
         raise NotFoundException(f"no planner run {run_id}")
+    overdue = row["started_at"] + timedelta(seconds=row["time_limit"]) + STALE_AFTER
+    if row["status"] == PlannerRun.Status.running and datetime.now(UTC) > overdue:
+        await finish_run(run_id, None, None)  # "failed": the page offers to plan again
+        row = await PlannerRun.select().where(PlannerRun.id == run_id).first()
     return row
 
 
