@@ -21,6 +21,7 @@ from models.tables import WebSession
 NO_EXPIRY = timedelta(days=365)  # rows need an expiry; "never" means a year here
 PURGE_EVERY = 50  # writes between two sweeps of expired rows (per process)
 _NEW_ID = "cadence.new_session_id"
+_LOADED = "cadence.session_as_loaded"
 
 
 def _now() -> datetime:
@@ -101,7 +102,14 @@ class DatabaseStore(Store):
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Uses the id that `renew_session_id` chose for this request instead of the one in the cookie."""
+    """Uses the id that `renew_session_id` chose for this request instead of the one in the cookie, and
+    writes a session only when it changed (Litestar writes it on every response: a database write per page).
+    Sessions therefore last `max_age` from sign-in, however busy the person is."""
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope.setdefault("state", {})[_LOADED] = dict(data)
+        return data
 
     def get_session_id(self, connection: ASGIConnection) -> str:
         fresh = connection.scope.get("state", {}).get(_NEW_ID)
@@ -114,6 +122,9 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             if connection.cookies.get(self.config.key) in (None, "", "null"):
                 return
             scope_session = Empty
+        elif (scope_session == connection.scope.get("state", {}).get(_LOADED)
+              and not connection.scope.get("state", {}).get(_NEW_ID)):
+            return  # unchanged: the row and the cookie stay as they are
         await super().store_in_message(scope_session, message, connection)
 
 

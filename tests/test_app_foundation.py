@@ -130,3 +130,17 @@ def test_sign_in_attempts_are_rate_limited(db):
         assert statuses[:20] == [401] * 20
         assert statuses[20] == 429
         assert "<h1>" in sign_in(client, "dee@example.org", "wrong password").text  # a readable page
+
+
+def test_an_unchanged_session_is_not_written_again(db):
+    from models.tables import WebSession
+
+    make_person("dee@example.org", "designer")
+    with web_client() as client:
+        sign_in(client, "dee@example.org")
+        before = run(WebSession.select(WebSession.key, WebSession.expires_at))
+        page = client.get("/profile")
+        assert page.status_code == 200
+        assert "cadence_session" not in page.headers.get("set-cookie", "")
+        assert run(WebSession.select(WebSession.key, WebSession.expires_at)) == before
+        assert len(before) == 1
