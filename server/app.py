@@ -14,7 +14,7 @@ from pathlib import Path
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_secure=settings.base_url.startswith("https://"),
+        cookie_httponly=True,  # pages carry the token (form field, hx-headers); scripts never read the cookie
         exclude=["^/feed/", "^/healthz$"],
     )
     templates = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register)
@@ -159,6 +160,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={"sessions": DatabaseStore(), "rate_limit": MemoryStore()},
         lifespan=[_database],
         openapi_config=None,
+        response_headers=[
+            ResponseHeader(name="X-Frame-Options", value="DENY"),
+            ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+            # feed URLs carry a secret token: never leak a page address to other sites
+            ResponseHeader(name="Referrer-Policy", value="same-origin"),
+        ],
         exception_handlers={
             NotAuthorizedException: _not_authorized,
             PermissionDeniedException: _forbidden,

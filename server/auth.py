@@ -93,7 +93,7 @@ def _dummy_hash() -> str:
 
 async def authenticate(email: str, password: str) -> Person | None:
     """The active person with this email and password, or None. Same hashing cost for unknown emails."""
-    from server.passwords import verify_password
+    from server.passwords import hash_password, needs_rehash, verify_password
 
     email = email.strip().lower()
     person = await Person.objects().where(Person.email == email).first() if email else None
@@ -105,6 +105,9 @@ async def authenticate(email: str, password: str) -> Person | None:
     ok = await anyio.to_thread.run_sync(verify_password, stored, password)
     if not ok or not person.active:
         return None
+    if needs_rehash(stored):  # hashing parameters were raised since this hash was made
+        fresh = await anyio.to_thread.run_sync(hash_password, password)
+        await Person.update({Person.password_hash: fresh}).where(Person.id == person.id)
     return person
 
 

@@ -144,3 +144,12 @@ def test_an_unchanged_session_is_not_written_again(db):
         assert "cadence_session" not in page.headers.get("set-cookie", "")
         assert run(WebSession.select(WebSession.key, WebSession.expires_at)) == before
         assert len(before) == 1
+
+
+def test_security_headers(db):
+    with web_client() as client:
+        page = client.get("/signin")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "HttpOnly" in page.headers["set-cookie"]

@@ -169,3 +169,19 @@ def test_profile_validation_and_save(db):
     row = run(Person.select().where(Person.email == "lee@example.org").first())
     assert (row["timezone"], row["work_start"], row["work_end"], row["work_days"]) == (
         "Asia/Kolkata", "10:00", "18:30", "Mon,Tue,Wed")
+
+
+def test_sign_in_rehashes_a_password_made_with_old_parameters(db):
+    from argon2 import PasswordHasher
+
+    from models.tables import Person
+    from server.passwords import verify_password
+
+    old = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
+    make_person("old@example.org", "learner", password="")
+    run(Person.update({Person.password_hash: old}).where(Person.email == "old@example.org"))
+    with web_client() as client:
+        assert sign_in(client, "old@example.org").status_code == 303
+    stored = run(Person.select(Person.password_hash).where(Person.email == "old@example.org").first())
+    assert stored["password_hash"] != old
+    assert verify_password(stored["password_hash"], PASSWORD)
