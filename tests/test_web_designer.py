@@ -273,3 +273,25 @@ def test_server_error_page_has_no_traceback(designer):
     assert page.status_code == 500
     assert "Something went wrong" in page.text
     assert "Traceback" not in page.text and "KeyError" not in page.text
+
+
+def test_infeasible_plan_shows_the_reasons(designer):
+    pytest.importorskip("planner.solve")
+    with web_client() as client:
+        sign_in(client, designer.email)
+        program_url = post_form(client, "/programs", {"name": "Tiny", "slug": "tiny"}).headers["location"]
+        post_form(client, f"{program_url}/units", {"title": "Talk", "minutes": "60", "mode": "live"})
+        cohort_url = post_form(client, "/cohorts", {"program": program_url.rsplit("/", 1)[1], "name": "Lonely",
+                                                    "start_date": "2027-03-01", "weeks": "1",
+                                                    "timezone": "UTC"}).headers["location"]
+        post_form(client, f"{cohort_url}/members", {"email": "solo@example.org", "name": "Solo", "role": "learner",
+                                                    "timezone": "UTC", "work_days": ["Mon", "Tue"]})
+        run_id = _plan(client, [int(cohort_url.rsplit("/", 1)[1])])
+        page = client.get(f"/plans/{run_id}")
+    row = run(PlannerRun.select().where(PlannerRun.id == run_id).first())
+    assert row["status"] == "infeasible"
+    reasons = _json(row["result"])["reasons"]
+    assert reasons
+    assert "No plan satisfies every rule" in page.text
+    assert all(str(escape(reason)) in page.text for reason in reasons)
+    assert "Publish this plan" not in page.text
