@@ -117,6 +117,13 @@ def test_program_create_and_units_inline(designer):
                           {"title": "Welcome", "minutes": "10", "mode": "async", "requires": [str(kickoff["id"])]})
         assert cycle.status_code == 400
         assert "That would make a cycle" in cycle.text
+        assert run(UnitRequirement.count()) == 1
+
+        extra = post_form(client, f"{program_url}/units", {"title": "Extra", "minutes": "5", "mode": "either"})
+        assert extra.status_code == 200
+        extra_id = run(Unit.select(Unit.id).where(Unit.slug == "extra").first())["id"]
+        removed = post_form(client, f"{program_url}/units/{extra_id}/delete", htmx=True)
+        assert removed.status_code == 200 and "Extra" not in removed.text and "Kickoff" in removed.text
     assert run(Unit.count().where(Unit.program == program_id)) == 2
     assert run(UnitRequirement.count()) == 1
 
