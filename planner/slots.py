@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 from planner.coverage import cohort_window, inside_hours, local_midnight, program_week, touches_blackout, zone
 from planner.plan import Portion
@@ -221,13 +222,17 @@ def _busy_overlaps(busy: tuple[Busy, ...], email: str, start: datetime, end: dat
 def cohort_slots(problem: Problem, cohort: Cohort) -> tuple[Slot, ...]:
     """Every grid start inside the cohort's window where some facilitator of the cohort is inside working
     hours for the whole session on a working day, free of outside commitments, off blackout dates."""
-    program = problem.program
+    return _cohort_slots(problem.program, problem.busy, cohort)
+
+
+@lru_cache(maxsize=128)  # the pre-checks, the model and the baseline all ask for the same cohorts
+def _cohort_slots(program: Program, busy: tuple[Busy, ...], cohort: Cohort) -> tuple[Slot, ...]:
     first, last = cohort_window(cohort)
     length = timedelta(minutes=program.live_minutes)
     lead = timedelta(hours=program.prework_lead_hours)
     facilitators = sorted(cohort.facilitators, key=lambda m: m.email)
     slots = []
-    index = -(-grid_index(first) // 1)
+    index = grid_index(first)
     if grid_instant(index) < first:
         index += 1
     while True:
@@ -238,7 +243,7 @@ def cohort_slots(problem: Problem, cohort: Cohort) -> tuple[Slot, ...]:
         free = tuple(
             f.email
             for f in facilitators
-            if _inside(f.person, start, end) and not _busy_overlaps(problem.busy, f.email, start, end)
+            if _inside(f.person, start, end) and not _busy_overlaps(busy, f.email, start, end)
         )
         if free and not touches_blackout(cohort, start, end):
             slots.append(_slot(cohort, index, start, end, lead, free))
@@ -277,13 +282,18 @@ _inside_cache: dict[tuple, bool] = {}
 
 def _inside(person: Person, start: datetime, end: datetime) -> bool:
     """`coverage.inside_hours`, remembered per (zone, hours, interval): profiles repeat across cohorts."""
-    key = (person.timezone, person.hours, start, end)
-    found = _inside_cache.get(key)
+    return _inside_key((person.timezone, person.hours), person, grid_index(start), start, end)
+
+
+def _inside_key(key: tuple, person: Person, index: int, start: datetime, end: datetime) -> bool:
+    # keyed on cheap values (a grid index, not aware datetimes, whose hash needs a UTC offset)
+    full = (key, index, int((end - start).total_seconds()))
+    found = _inside_cache.get(full)
     if found is None:
         if len(_inside_cache) > 2_000_000:
             _inside_cache.clear()
         found = inside_hours(person, start, end)
-        _inside_cache[key] = found
+        _inside_cache[full] = found
     return found
 
 
@@ -294,13 +304,19 @@ class Profile:
     key: int
     person: Person  # a representative
     learners: tuple[str, ...]  # emails, sorted
+    zone_hours: tuple = ()
+    _seen: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def size(self) -> int:
         return len(self.learners)
 
     def inside(self, slot: Slot) -> bool:
-        return _inside(self.person, slot.start, slot.end)
+        found = self._seen.get(slot.index)
+        if found is None:
+            found = _inside_key(self.zone_hours, self.person, slot.index, slot.start, slot.end)
+            self._seen[slot.index] = found
+        return found
 
 
 def profiles(cohort: Cohort) -> tuple[Profile, ...]:
@@ -312,7 +328,7 @@ def profiles(cohort: Cohort) -> tuple[Profile, ...]:
     result = []
     for i, key in enumerate(sorted(groups, key=lambda k: (k[0], str(k[1])))):
         members = sorted(groups[key], key=lambda m: m.email)
-        result.append(Profile(i, members[0].person, tuple(m.email for m in members)))
+        result.append(Profile(i, members[0].person, tuple(m.email for m in members), key))
     return tuple(result)
 
 
