@@ -1,7 +1,8 @@
 """The greedy baseline: what a careful person with a spreadsheet does, for comparison with the solver.
 
 Per cohort, in input order: one section with every learner; sessions in the weeks the spread rule gives
-(`slots.session_weeks`); ONE weekly time in the home zone (weekday and hour) for all of them, chosen by
+(`slots.session_weeks`); ONE weekly time in the home zone (weekday and hour) for all of them (a second
+one for the second session of a week, when a cohort has more sessions than weeks), chosen by
 coverage computed correctly on each session's own date; each session's facilitator is the first one of the
 cohort (by email) who is inside hours and not already booked by an earlier cohort — when no facilitator is
 free for some week, the next best weekly time is tried. Modules fall due as early as their prerequisites and
@@ -10,6 +11,7 @@ the weekly cap allow. Raises PlanningError when no weekly time works.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from planner import weights
@@ -62,16 +64,18 @@ def _plan_cohort(problem: Problem, cohort: Cohort, booked) -> tuple[CohortPlan, 
     by_week_time: dict[tuple[int, int], Slot] = {(s.week, s.time_of_week): s for s in slots}
     times = sorted({s.time_of_week for s in slots})
 
-    def score(tow: int) -> int:
+    ranks = [weeks[:k].count(week) for k, week in enumerate(weeks)]  # 2nd session of a week has rank 1
+
+    def score(tow: int, rank: int) -> int:
         total = 0
-        for week in weeks:
+        for week, r in zip(weeks, ranks, strict=True):
             slot = by_week_time.get((week, tow))
-            if slot is not None:
+            if slot is not None and r == rank:
                 total += sum(inside_hours(m.person, slot.start, slot.end) for m in learners)
         return total
 
-    for tow in sorted(times, key=lambda t: (-score(t), t)):
-        sessions = _sessions_at(problem, cohort, packing, weeks, tow, by_week_time, booked, section_id, modules)
+    for tows in _weekly_times(times, max(ranks, default=0) + 1, score):
+        sessions = _sessions_at(problem, packing, weeks, ranks, tows, by_week_time, booked, section_id, modules)
         if sessions is None:
             continue
         due_days = _module_days(problem, cohort, packing, modules, sessions)
@@ -101,12 +105,21 @@ def _plan_cohort(problem: Problem, cohort: Cohort, booked) -> tuple[CohortPlan, 
     ])
 
 
-def _sessions_at(problem, cohort, packing: Packing, weeks, tow, by_week_time, booked, section_id, modules):
+def _weekly_times(times: list[int], count: int, score) -> list[tuple[int, ...]]:
+    """Weekly times to try, best first: one per session of a week (most cohorts need one), in order."""
+    ranked = [sorted(times, key=lambda t, r=r: (-score(t, r), t)) for r in range(count)]
+    if count == 1:
+        return [(t,) for t in ranked[0]]
+    combos = [c for c in itertools.product(*(r[:8] for r in ranked)) if list(c) == sorted(set(c))]
+    return sorted(combos, key=lambda c: (-sum(score(t, r) for r, t in enumerate(c)), c))
+
+
+def _sessions_at(problem, packing: Packing, weeks, ranks, tows, by_week_time, booked, section_id, modules):
     sessions = []
     for k, week in enumerate(weeks):
-        slot = by_week_time.get((week, tow))
-        if slot is None or (k and weeks[k - 1] == week):
-            return None  # one weekly time cannot hold two sessions in one week
+        slot = by_week_time.get((week, tows[ranks[k]]))
+        if slot is None or (sessions and slot.start < sessions[-1].end):
+            return None
         free = [
             email for email in slot.facilitators
             if not any(start < slot.end and slot.start < end for start, end in booked.get(email, []))

@@ -25,7 +25,6 @@ from planner.slots import (
     Profile,
     Slot,
     cohort_slots,
-    grid_index,
     pack_units,
     profiles,
     slot_at,
@@ -255,6 +254,3 @@ def enforce(constraint, literal) -> None:
     if literal is not None:
         constraint.only_enforce_if(literal)
 
-
-def first_index(instant: datetime) -> int:
-    return grid_index(instant)

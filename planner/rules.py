@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from planner import weights
 from planner.model import CohortModel, Vars, enforce
-from planner.problem import Mode, Problem
+from planner.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -347,5 +347,3 @@ RULES: tuple[Rule, ...] = (
     Rule("uneven_async_load", "An even async load across weeks", False, add_even_async_load),
     Rule("moved_session", "In a re-plan, sessions stay where they were", False, add_stay_put),
 )
-
-LIVE_MODES = (Mode.LIVE, Mode.EITHER)

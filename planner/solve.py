@@ -20,7 +20,7 @@ from datetime import timedelta
 from ortools.sat.python import cp_model
 
 from planner import weights
-from planner.coverage import cohort_window, describe_local, minutes_outside
+from planner.coverage import cohort_window, describe_local, minutes_outside, zone
 from planner.hints import weekly_hint
 from planner.model import CohortModel, FixedSessionError, Vars, cohort_models
 from planner.plan import (
@@ -35,7 +35,7 @@ from planner.plan import (
 )
 from planner.problem import Problem
 from planner.rules import RULES, Term
-from planner.slots import _inside, due_instant, pack_units, prework_of, slug
+from planner.slots import _inside, cohort_slots, due_instant, pack_units, prework_of
 
 DETERMINISTIC_PER_SECOND = 0.6  # deterministic-time units granted per second of time limit (measured: a loaded 2-core machine does ~0.3-1 per wall second)
 WALL_SAFETY = 4.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
@@ -99,8 +99,6 @@ def precheck(problem: Problem) -> list[str]:
             reasons.append(f"cohort {name!r} has live units but no facilitator")
         elif sessions:
             first, last = cohort_window(cohort)
-            from planner.slots import cohort_slots
-
             slots = cohort_slots(problem, cohort)
             if not slots:
                 reasons.append(
@@ -299,8 +297,8 @@ def outside_hours_penalty(person, session: Session) -> Penalty:
     when = describe_local(session.start, person.timezone)
     outside = minutes_outside(person, session.start, session.end)
     hours = person.hours
-    local_start = session.start.astimezone(_zone(person.timezone))
-    local_end = session.end.astimezone(_zone(person.timezone))
+    local_start = session.start.astimezone(zone(person.timezone))
+    local_end = session.end.astimezone(zone(person.timezone))
     if local_start.weekday() not in hours.days:
         why = "on a day off"
     elif local_start.time() < hours.start:
@@ -322,12 +320,6 @@ def outside_hours_penalty(person, session: Session) -> Penalty:
         amount=1,
         text=f"{person.name} joins {session.id} at {when}, {why}",
     )
-
-
-def _zone(name: str):
-    from planner.coverage import zone
-
-    return zone(name)
 
 
 def _soft_penalties(built: _Built, solver: cp_model.CpSolver) -> list[Penalty]:
@@ -408,4 +400,4 @@ def _reason(problem: Problem, cohorts: Iterable[CohortModel], label: str) -> str
     return f"cohort {who!r}: {rule}: " + _RULE_TEXT[rule].format(**data)
 
 
-__all__ = ["solve", "precheck", "outside_hours_penalty", "slug"]
+__all__ = ["solve", "precheck", "outside_hours_penalty"]

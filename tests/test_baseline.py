@@ -65,3 +65,12 @@ def test_baseline_keeps_home_time_so_it_scores_dst_honestly():
     assert validate_plan(p, base) == []
     assert base.coverage == recompute_coverage(p, base) == 0.5
     assert solve(p, time_limit=3.0).coverage == 1.0
+
+
+def test_more_sessions_than_weeks_use_a_second_weekly_time():
+    p = problem(program(unit("long", 180, "live")),
+                cohort("Busy", [facilitator("f@example.com"), member("a@example.com")], weeks=2))
+    plan = greedy_plan(p)
+    assert validate_plan(p, plan) == []
+    starts = [s.start for s in plan.cohort("Busy").sessions]
+    assert len(starts) == 3 and starts == sorted(starts) and plan.coverage == 1.0
