@@ -68,7 +68,8 @@ def _mutations(plan):
             # a live unit loses minutes; an either unit losing its only portion is then neither live nor async
             yield "live_coverage|either_mode", with_cohort(sessions=tuple(shorter if s is taught else s for s in cohort.sessions))
     if cohort.modules:
-        yield "async_modules", with_cohort(modules=cohort.modules[1:])
+        # an either unit given as a single module is then neither live nor async
+        yield "async_modules|either_mode", with_cohort(modules=cohort.modules[1:])
         module = cohort.modules[0]
         yield "module_release", with_cohort(modules=(replace(module, release=module.due),) + cohort.modules[1:])
 
