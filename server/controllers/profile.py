@@ -9,32 +9,33 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from models.tables import Person
+from planner.loading import days_text
+from planner.loading import parse_days as parse_day_numbers
+from planner.problem import WEEKDAYS
 from server.auth import signed_in
 
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAY_NAMES = WEEKDAYS
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 def parse_days(text: str) -> list[str]:
-    """'Mon-Fri' or 'Mon,Tue,Thu' -> ['Mon', ...] in week order; unknown names are dropped."""
-    chosen: set[int] = set()
-    for part in (text or "").split(","):
-        part = part.strip().title()
-        if "-" in part:
-            first, _, last = part.partition("-")
-            if first in DAY_NAMES and last in DAY_NAMES:
-                chosen.update(range(DAY_NAMES.index(first), DAY_NAMES.index(last) + 1))
-        elif part in DAY_NAMES:
-            chosen.add(DAY_NAMES.index(part))
-    return [DAY_NAMES[i] for i in sorted(chosen)]
+    """'Mon-Fri', 'Sun-Thu' (wraps) or 'Mon,Tue,Thu' -> day names in week order; [] when unreadable.
+
+    The planner's loader owns the syntax, so the profile reads exactly what the cohort files accept.
+    """
+    try:
+        numbers = parse_day_numbers(text or "")
+    except ValueError:
+        return []
+    return [WEEKDAYS[i] for i in sorted(numbers)]
 
 
 def format_days(days: list[str]) -> str:
     """['Mon', ..., 'Fri'] -> 'Mon-Fri'; any other choice as a comma list."""
-    ordered = [d for d in DAY_NAMES if d in days]
-    if ordered == list(DAY_NAMES[:5]):
+    ordered = [d for d in WEEKDAYS if d in days]
+    if ordered == list(WEEKDAYS[:5]):
         return "Mon-Fri"
-    return ",".join(ordered)
+    return days_text(frozenset(WEEKDAYS.index(d) for d in ordered))
 
 
 def check_hours(timezone: str, start: str, end: str, days: list[str]) -> dict[str, str]:
