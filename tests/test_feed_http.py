@@ -174,9 +174,10 @@ def test_the_profile_and_learner_pages_offer_the_feed(db):
         profile = client.get("/profile")
         learner = client.get("/learner")
     token = _token(world, "nia")
-    # The profile page loads the box with htmx (and links to it without JavaScript).
+    # The profile page renders the box with the person's own URLs (no extra request).
     assert profile.status_code == 200
-    assert 'hx-get="/profile/feed"' in profile.text and 'href="/profile/feed"' in profile.text
+    assert f"webcal://testserver.local/feed/{token}.ics" in profile.text or f"/feed/{token}.ics" in profile.text
+    assert 'hx-get="/profile/feed"' not in profile.text
     assert learner.status_code == 200
     assert f"webcal://testserver.local/feed/{token}.ics" in learner.text or f"/feed/{token}.ics" in learner.text
     assert 'value="/learner"' in learner.text  # the box's forms come back to the learner page without JS

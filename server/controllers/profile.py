@@ -13,6 +13,7 @@ from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
 from server.auth import signed_in
+from server.feeds import feed_context
 
 DAY_NAMES = WEEKDAYS
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -58,12 +59,13 @@ class ProfileController(Controller):
     path = "/profile"
     guards = [signed_in]
 
-    @get("/", sync_to_thread=False)
-    def page(self, request: Request) -> Template:
+    @get("/")
+    async def page(self, request: Request) -> Template:
         me: Person = request.user
         values = {"timezone": me.timezone, "work_start": me.work_start, "work_end": me.work_end,
                   "work_days": parse_days(me.work_days)}
-        return Template("profile.html", context={"values": values, "errors": {}, "saved": False})
+        return Template("profile.html", context={"values": values, "errors": {}, "saved": False,
+                                                 "feed": await feed_context(me)})
 
     @post("/", status_code=200)
     async def save(self, request: Request) -> Response:
@@ -84,7 +86,9 @@ class ProfileController(Controller):
                 Person.work_days: format_days(values["work_days"]),
             }).where(Person.id == me.id)
             me.timezone = values["timezone"]
+        context = {"values": values, "errors": errors, "saved": not errors}
+        if not request.htmx:
+            context["feed"] = await feed_context(me)
         template = "partials/profile_form.html" if request.htmx else "profile.html"
         status = 200 if request.htmx or not errors else 400
-        return Template(template, context={"values": values, "errors": errors, "saved": not errors},
-                        status_code=status)
+        return Template(template, context=context, status_code=status)
