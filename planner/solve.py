@@ -37,7 +37,12 @@ from planner.problem import Problem
 from planner.rules import RULES, Term
 from planner.slots import _inside, cohort_slots, due_instant, pack_units, prework_of
 
-DETERMINISTIC_PER_SECOND = 0.6  # deterministic-time units granted per second of time limit (measured: a loaded 2-core machine does ~0.3-1 per wall second)
+# Deterministic-time units granted per second of time limit. Measured on 2 cores: a model of ~20k variables
+# does ~0.6 units per wall second after building; one of ~90k variables (scenario L) only ~0.3, and its
+# building and presolve take longer too. The budget is a function of the model, never of the clock.
+DETERMINISTIC_PER_SECOND = 0.6
+DETERMINISTIC_PER_SECOND_LARGE = 0.3
+LARGE_MODEL_VARIABLES = 40_000
 WALL_SAFETY = 4.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
 
 
@@ -129,13 +134,14 @@ class _Built:
         self.model.maximize(sum(t.weight * t.var for t in self.terms))
 
 
-def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
+def _solver(time_limit: float, workers: int, seed: int, variables: int = 0) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = max(1, workers)
     params.interleave_search = True
     params.random_seed = seed
-    params.max_deterministic_time = max(0.1, time_limit * DETERMINISTIC_PER_SECOND)
+    rate = DETERMINISTIC_PER_SECOND_LARGE if variables > LARGE_MODEL_VARIABLES else DETERMINISTIC_PER_SECOND
+    params.max_deterministic_time = max(0.1, time_limit * rate)
     params.max_time_in_seconds = max(1.0, time_limit * WALL_SAFETY)
     return solver
 
@@ -143,7 +149,7 @@ def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
 def _attempt(problem: Problem, time_limit: float, workers: int, seed: int, narrow: bool):
     built = _Built(problem, narrow, guarding=False)
     _add_hints(problem, built)
-    solver = _solver(time_limit, workers, seed)
+    solver = _solver(time_limit, workers, seed, len(built.model.proto.variables))
     status = solver.solve(built.model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return _read_plan(problem, built, solver, status)
