@@ -120,14 +120,11 @@ def _free(email: str, slot: Slot, booked: Booked) -> bool:
 
 
 def _pick(cm: CohortModel, slot: Slot | None, week: int, members: list[int], booked: Booked, after, need: int):
-    """The weekly slot with a free facilitator, else the best-covering free slot of that week."""
+    """The best-covering slot of that week with a free facilitator; the weekly slot wins ties (rhythm).
+    Across a DST change the weekly home-zone time may suit fewer learners than another start that week."""
     def free_facilitator(sl: Slot):
         return next((e for e in sl.facilitators if _free(e, sl, booked)), None)
 
-    if slot is not None and (after is None or slot.start >= after) and slot.latest_due_day >= need:
-        email = free_facilitator(slot)
-        if email is not None:
-            return slot, email
     best = None
     for sl in cm.slots:
         if sl.week != week or (after is not None and sl.start < after) or sl.latest_due_day < need:
@@ -135,7 +132,7 @@ def _pick(cm: CohortModel, slot: Slot | None, week: int, members: list[int], boo
         email = free_facilitator(sl)
         if email is None:
             continue
-        score = sum(cm.profiles[i].size for i in members if cm.profiles[i].inside(sl))
+        score = (sum(cm.profiles[i].size for i in members if cm.profiles[i].inside(sl)), sl is slot)
         if best is None or score > best[0]:
             best = (score, sl, email)
     return None if best is None else (best[1], best[2])
