@@ -41,7 +41,7 @@ from planner.slots import _inside, cohort_slots, due_instant, pack_units, prewor
 # does ~0.6 units per wall second after building; one of ~90k variables (scenario L) only ~0.3, and its
 # building and presolve take longer too. The budget is a function of the model, never of the clock.
 DETERMINISTIC_PER_SECOND = 0.6
-DETERMINISTIC_PER_SECOND_LARGE = 0.3
+DETERMINISTIC_PER_SECOND_LARGE = 0.25
 LARGE_MODEL_VARIABLES = 40_000
 WALL_SAFETY = 4.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
 
