@@ -116,7 +116,24 @@ def precheck(problem: Problem) -> list[str]:
                     f"cohort {name!r}: {sessions} sessions needed but only {len(slots)} possible starts "
                     f"inside facilitator hours in the window"
                 )
+            else:
+                reasons += _prework_too_late(program, cohort, packing, slots)
     return reasons
+
+
+def _prework_too_late(program, cohort, packing, slots) -> list[str]:
+    """A live unit whose async prerequisites cannot fall due prework_lead_hours before any possible start."""
+    latest = max(slot.latest_due_day for slot in slots)
+    out = []
+    for unit_id in packing.live:
+        needs = [r for r in program.unit(unit_id).requires if r in packing.asynchronous]
+        if needs and latest < 0:
+            out.append(
+                f"cohort {cohort.name!r}: unit {unit_id!r} needs prework ({', '.join(needs)}) due "
+                f"prework_lead_hours {program.prework_lead_hours} h before its first session, but the last "
+                f"possible start in the {cohort.weeks}-week window is earlier than that after the program starts"
+            )
+    return out
 
 
 # ------------------------------------------------------------------------------------------ one attempt
