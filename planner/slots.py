@@ -243,7 +243,7 @@ def _cohort_slots(program: Program, busy: tuple[Busy, ...], cohort: Cohort) -> t
         free = tuple(
             f.email
             for f in facilitators
-            if _inside(f.person, start, end) and not _busy_overlaps(busy, f.email, start, end)
+            if inside_cached(f.person, start, end) and not _busy_overlaps(busy, f.email, start, end)
         )
         if free and not touches_blackout(cohort, start, end):
             slots.append(_slot(cohort, index, start, end, lead, free))
@@ -280,7 +280,7 @@ def slot_at(problem: Problem, cohort: Cohort, start: datetime, facilitator: str)
 _inside_cache: dict[tuple, bool] = {}
 
 
-def _inside(person: Person, start: datetime, end: datetime) -> bool:
+def inside_cached(person: Person, start: datetime, end: datetime) -> bool:
     """`coverage.inside_hours`, remembered per (zone, hours, interval): profiles repeat across cohorts."""
     return _inside_key((person.timezone, person.hours), person, grid_index(start), start, end)
 

@@ -35,7 +35,7 @@ from planner.plan import (
 )
 from planner.problem import Problem
 from planner.rules import RULES, Term
-from planner.slots import _inside, cohort_slots, due_instant, pack_units, prework_of
+from planner.slots import cohort_slots, due_instant, inside_cached, pack_units, prework_of
 
 # Deterministic-time units granted per second of time limit. Measured on 2 cores: a model of ~20k variables
 # does ~0.6 units per wall second after building; one of ~90k variables (scenario L) only ~0.3, and its
@@ -252,9 +252,6 @@ def _read_plan(problem: Problem, built: _Built, solver: cp_model.CpSolver, statu
         members = _assign_learners(cm, solver, v)
         sections, sessions = [], []
         ends: dict[tuple[int, int], object] = {}
-        first_unit_session: dict[int, list[str]] = {}
-        for unit_id in cm.packing.live:
-            first_unit_session.setdefault(cm.packing.first_session(unit_id), []).append(unit_id)
         for s in range(cm.sections):
             if not solver.value(v.used(cm, s)):
                 continue
@@ -273,7 +270,7 @@ def _read_plan(problem: Problem, built: _Built, solver: cp_model.CpSolver, statu
                 for email in learners:
                     person = people[email]
                     pairs += 1
-                    if _inside(person, session.start, session.end):
+                    if inside_cached(person, session.start, session.end):
                         covered_pairs += 1
                     else:
                         penalties.append(outside_hours_penalty(person, session))
