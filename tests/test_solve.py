@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from planner_helpers import cohort, facilitator, member, problem, program, unit, valid_problems
 
@@ -127,3 +128,29 @@ def test_every_plan_of_random_valid_problems_passes_the_validator(p):
         assert error.reasons and all(isinstance(r, str) and r for r in error.reasons)
         return
     assert validate_plan(p, plan) == []
+
+
+@pytest.mark.parametrize(
+    ("learner_zone", "start", "facilitator_zone", "facilitator_hours"),
+    [
+        ("America/New_York", date(2027, 3, 8), "Europe/London", "08:00-20:00"),  # US switch, 14 March
+        ("Europe/Berlin", date(2027, 3, 22), "UTC", "05:00-20:00"),  # EU switch, 28 March
+        ("Australia/Sydney", date(2027, 3, 29), "Asia/Singapore", "05:00-21:00"),  # Sydney ends DST, 4 April
+    ],
+)
+def test_each_march_2027_switch_keeps_the_learner_at_their_own_nine_oclock(
+    learner_zone, start, facilitator_zone, facilitator_hours
+):
+    p = problem(TWO_TALKS, cohort(
+        "Switch",
+        [facilitator("f@example.com", tz=facilitator_zone, hours=facilitator_hours),
+         member("l@example.com", tz=learner_zone, hours="09:00-10:00")],
+        start=start, weeks=2, tz=facilitator_zone,
+    ))
+    plan = solve(p, time_limit=LIMIT)
+    assert validate_plan(p, plan) == []
+    assert plan.coverage == 1.0
+    first, second = plan.cohort("Switch").sessions
+    assert " 09:00 " in describe_local(first.start, learner_zone) + " "
+    assert " 09:00 " in describe_local(second.start, learner_zone) + " "
+    assert first.start.astimezone(UTC).time() != second.start.astimezone(UTC).time()
