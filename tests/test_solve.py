@@ -154,3 +154,15 @@ def test_each_march_2027_switch_keeps_the_learner_at_their_own_nine_oclock(
     assert " 09:00 " in describe_local(first.start, learner_zone) + " "
     assert " 09:00 " in describe_local(second.start, learner_zone) + " "
     assert first.start.astimezone(UTC).time() != second.start.astimezone(UTC).time()
+
+
+def test_a_replan_after_an_unrelated_change_keeps_every_session_where_it_was():
+    p = dst_problem()
+    first = solve(p, time_limit=LIMIT)
+    c = p.cohorts[0]
+    # a second New York learner with the same hours changes nothing about the best times
+    changed = replace(c, members=c.members + (member("ana@example.com", tz="America/New_York", hours="09:00-10:00"),))
+    plan = solve(replace(p, cohorts=(changed,), previous=first), time_limit=LIMIT)
+    before = [(s.id, s.start, s.facilitator) for s in first.cohort("Atlantic").sessions]
+    assert [(s.id, s.start, s.facilitator) for s in plan.cohort("Atlantic").sessions] == before
+    assert plan.cohort("Atlantic").sections[0].learners == ("ana@example.com", "sam@example.com")
