@@ -133,6 +133,13 @@ def _attach_previous(problem: Problem, cm: CohortModel) -> None:
         cm.previous[where] = (session.start, session.facilitator)
         if session.id in fixed_ids:
             cm.fixed[where] = (session.start, session.facilitator)
+            if tuple(session.units) != cm.packing.sessions[where[1]]:
+                taught = ", ".join(f"{p.unit} {p.minutes} min" for p in session.units)
+                now = ", ".join(f"{p.unit} {p.minutes} min" for p in cm.packing.sessions[where[1]])
+                reasons.append(
+                    f"fixed session {session.id} of cohort {cm.name!r} taught {taught}, but the program now "
+                    f"puts {now} in that session"
+                )
     missing = fixed_ids - {s.id for s in plan.sessions}
     reasons += [f"fixed session {sid} is not in the previous plan of cohort {cm.name!r}" for sid in sorted(missing)]
     if reasons:
