@@ -78,9 +78,8 @@ def _wants_htmx(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
-    template = f"errors/{status}.html" if status in (400, 403, 404, 500) else "errors/error.html"
     return Template(
-        template,
+        "errors/error.html",
         context={"status": status, "title": title, "message": message, "htmx": _wants_htmx(request)},
         status_code=status,
     )

@@ -216,5 +216,5 @@ class PlanController(Controller):
 
 
 def _problem_page(message: str) -> Template:
-    return Template("errors/400.html", context={"status": 400, "title": "Cannot plan that", "message": message},
+    return Template("errors/error.html", context={"status": 400, "title": "Cannot plan that", "message": message},
                     status_code=400)
