@@ -143,7 +143,7 @@ def _module_days(problem, cohort: Cohort, packing: Packing, modules, sessions) -
     days = []
     for spec in modules:
         unit = program.unit(spec.unit)
-        earliest = 0
+        earliest = day_of_unit.get(spec.unit, 0)  # parts of one unit fall due in order
         for r in unit.requires:
             if r in packing.live and sessions:
                 end = sessions[packing.last_session(r)].end

@@ -203,6 +203,20 @@ def add_release_after_live(model: cp_model.CpModel, v: Vars, problem: Problem) -
     return []
 
 
+def add_module_order(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
+    """Parts of one async unit fall due in order: part k (id ending -k) no later than part k+1. Learners read
+    them in order. They share their release (program start, or the end of a live prerequisite), so releases
+    are in order too."""
+    for cm in v.cohorts:
+        g = v.guard(guard_label("module_order", cm))
+        previous: dict[str, int] = {}
+        for i, spec in enumerate(cm.modules):  # split_modules lists a unit's parts in order
+            if spec.unit in previous:
+                enforce(model.add(v.due_day(cm, previous[spec.unit]) <= v.due_day(cm, i)), g)
+            previous[spec.unit] = i
+    return []
+
+
 # ======================================================================= soft rules
 
 
@@ -340,6 +354,8 @@ RULES: tuple[Rule, ...] = (
          add_async_order),
     Rule("release_after_live", "Async work after a live unit is released when that unit's last session ends", True,
          add_release_after_live),
+    Rule("module_order", "Parts of one async unit fall due in order (part 1 before part 2)", True,
+         add_module_order),
     # ---------------------------------------------------------------- soft
     Rule("coverage", "Learners meet inside their working hours", False, add_coverage),
     Rule("extra_section", "Fewer sections", False, add_fewer_sections),

@@ -383,6 +383,7 @@ _RULE_TEXT = {
     "prework_lead": "prework must fall due {lead} h before the first session needing it",
     "async_order": "async prerequisites must fall due no later than the modules needing them",
     "release_after_live": "async units after a live unit must fall due after its last session",
+    "module_order": "the parts of each async unit must fall due in order (part 1 before part 2)",
 }
 
 

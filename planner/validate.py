@@ -13,6 +13,8 @@ evaluates them. Readings of the rules where the issue leaves a choice:
   section) covering B; live A before async B: B's modules are released no earlier than the end of the
   last session (any section) covering A;
 - `prework` of a session: the modules of the async units that the units it covers directly require;
+- the parts of an async unit are its modules whose ids end in `-1`, `-2`, ...; part k is released and
+  due no later than part k+1 (ties allowed);
 - coverage with no (learner, session) pair at all is 1.0 (nobody is asked to join outside their hours).
 """
 
@@ -55,6 +57,7 @@ RULES: tuple[tuple[str, str], ...] = (
     ("weekly_sessions", "At most live_sessions_per_week sessions per section per program week"),
     ("weekly_async", "At most weekly_async_minutes of async work due per program week"),
     ("module_release", "Every module is released before it is due"),
+    ("module_order", "Parts of one async unit are released and fall due in order (part 1 before part 2)"),
     ("prerequisite_async_live", "Prework is due prework_lead_hours before the first session needing it"),
     ("prerequisite_async_async", "Async prerequisites are due no later than the units needing them"),
     ("prerequisite_live_live", "Live prerequisites are taught before the units needing them, in each section"),
@@ -362,6 +365,24 @@ def _module_release(run: _Run) -> Iterator[str]:
                 yield f"module {module.id} is released at {_at(module.release)}, not before its due {_at(module.due)}"
 
 
+def _part(module_id: str) -> int | None:
+    """The part number of a module id ending in `-<k>`, else None."""
+    _, dash, number = module_id.rpartition("-")
+    return int(number) if dash and number.isdigit() else None
+
+
+def _module_order(run: _Run) -> Iterator[str]:
+    for view in run.views:
+        for unit in run.program.units:
+            parts = sorted((_part(m.id), m.id, m) for m in view.modules_of(unit.id) if _part(m.id) is not None)
+            for (_, _, before), (_, _, after) in zip(parts, parts[1:], strict=False):
+                for label in ("due", "release"):
+                    if getattr(before, label) > getattr(after, label):
+                        yield (f"cohort {view.cohort.name!r}: module {after.id} of {unit.id!r} is {label} "
+                               f"{_at(getattr(after, label))}, before the earlier part {before.id} "
+                               f"({_at(getattr(before, label))})")
+
+
 def _prerequisite_pairs(run: _Run, first: set[str], then: set[str]) -> Iterator[tuple[str, str]]:
     """(A, B) for every unit B in `then` that requires a unit A in `first`."""
     for unit in run.program.units:
@@ -527,6 +548,7 @@ _CHECKS: dict[str, Callable[[_Run], Iterator[str]]] = {
     "weekly_sessions": _weekly_sessions,
     "weekly_async": _weekly_async,
     "module_release": _module_release,
+    "module_order": _module_order,
     "prerequisite_async_live": _prerequisite_async_live,
     "prerequisite_async_async": _prerequisite_async_async,
     "prerequisite_live_live": _prerequisite_live_live,

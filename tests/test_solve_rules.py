@@ -176,3 +176,20 @@ def test_outside_commitment_of_a_facilitator_is_avoided():
 def test_no_learners_is_named():
     c = cohort("Empty", [facilitator("f@example.com")], weeks=1)
     assert any("'Empty'" in r and "no learners" in r for r in reasons_of(problem(ONE_HOUR, c)))
+
+
+def test_parts_of_an_async_unit_fall_due_in_order_even_when_the_load_would_prefer_otherwise():
+    # 'a' is 15 + 5 min; 'b' (10 min) is prework for the talk in week 1 (week 2 is blacked out). Putting
+    # a-2 beside b and a-1 in week 2 would keep every week at 15 min (a lower peak), but learners read
+    # part 1 first: a-1 falls due no later than a-2.
+    p = program(
+        unit("a", 20, "async"), unit("b", 10, "async"), unit("talk", 60, "live", requires=["b"]),
+        module_max_minutes=15, weekly_async_minutes=30,
+    )
+    week_two = tuple(date(2027, 3, 8) + timedelta(days=d) for d in range(7))
+    c = cohort("Solo", [facilitator("f@example.com"), member("x@example.com")], weeks=2, blackout=week_two)
+    cp = plan_of(problem(p, c)).cohort("Solo")
+    due = {m.id.split(":")[1]: m.due for m in cp.modules}
+    release = {m.id.split(":")[1]: m.release for m in cp.modules}
+    assert due["a-1"] <= due["a-2"] and release["a-1"] <= release["a-2"]
+

@@ -86,8 +86,9 @@ BREAKS = {
     "blackout": (with_cohort(blackout=(date(2027, 3, 3),)), PLAN),
     "weekly_sessions": (replace(PROBLEM, program=replace(PROGRAM, live_sessions_per_week=1)), PLAN),
     "weekly_async": (replace(PROBLEM, program=replace(PROGRAM, weekly_async_minutes=25)), PLAN),
-    "module_release": (PROBLEM, edit(PLAN, modules=module("intro-1", release=at(2, 9)))),
-    "prerequisite_async_live": (PROBLEM, edit(PLAN, modules=module("intro-1", due=at(2, 15)))),
+    "module_release": (PROBLEM, edit(PLAN, modules=module("intro-2", release=at(2, 9)))),
+    "module_order": (PROBLEM, edit(PLAN, modules=module("wrap-1", due=at(8, 13)))),
+    "prerequisite_async_live": (PROBLEM, edit(PLAN, modules=module("intro-2", due=at(2, 15)))),
     "prerequisite_async_async": (PROBLEM, edit(PLAN, modules=module("reading-1", due=at(2, 8)))),
     "prerequisite_live_live": (
         PROBLEM,
@@ -164,3 +165,22 @@ def test_a_session_spanning_units_in_order_within_one_session():
     assert rules(p, edit(PLAN, sessions=[bad], modules=module("wrap-1", release=at(3, 15, 30)))) == {
         "prerequisite_live_live"
     }
+
+
+def test_parts_of_a_unit_in_order_hold_and_out_of_order_break_module_order():
+    # Part 2 of wrap due a day after part 1 (a tie holds too, see PLAN): in order.
+    assert validate_plan(PROBLEM, edit(PLAN, modules=module("wrap-2", due=at(9, 12)))) == []
+    # Part 2 due before part 1, or part 1 released after part 2: out of order, each one violation.
+    early = validate_plan(PROBLEM, edit(PLAN, modules=module("wrap-2", due=at(7, 12))))
+    assert [(v.rule, "wrap-2" in v.text and "due" in v.text) for v in early] == [("module_order", True)]
+    late = validate_plan(PROBLEM, edit(PLAN, modules=module("wrap-1", release=at(4, 16))))
+    assert [(v.rule, "release" in v.text) for v in late] == [("module_order", True)]
+
+
+def test_module_parts_are_compared_by_number_not_by_text():
+    # wrap-10 comes after wrap-2 although "wrap-10" < "wrap-2" as text.
+    tenth = Module("wrap-10", "wrap", 15, at(4, 15), at(8, 12))
+    prog = replace(PROGRAM, units=tuple(replace(u, minutes=45) if u.id == "wrap" else u for u in PROGRAM.units))
+    p = replace(PROBLEM, program=prog)
+    assert validate_plan(p, edit(PLAN, modules=MODULES + (tenth,))) == []
+    assert rules(p, edit(PLAN, modules=MODULES + (replace(tenth, due=at(8, 11)),))) == {"module_order"}
