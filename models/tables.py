@@ -223,6 +223,10 @@ class FeedToken(Table):
     token_hash = Varchar(length=64, unique=True, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)
+    # The last feed body's ETag and when this token first saw it: Last-Modified then moves with every content
+    # change, including those that leave no timestamp of their own (an undone completion, the reminder switch).
+    content_etag = Varchar(length=80, default="")
+    content_changed_at = Timestamptz(null=True, default=None)
 
 
 class PlannerRun(Table):

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from piccolo.engine.sqlite import TransactionType
 
@@ -102,6 +102,35 @@ async def person_for_token(token: str) -> dict | None:
         return None
     person = await Person.select().where((Person.id == row["person"]) & (Person.active == True)).first()  # noqa: E712
     return person
+
+
+async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime) -> datetime:
+    """The Last-Modified to send with a feed body whose ETag is `etag`, for this (already verified) token.
+
+    `stamped` is the latest timestamp among the rows the feed shows. Some changes leave no timestamp (an
+    undone completion, the reminder switch, a new time zone), so the token remembers the ETag it last served
+    and the Last-Modified it sent with it: the same body keeps its date; a new body gets the newer stamp or, if
+    no stamp moved, the current second (at least a second after the previous date). A client that revalidates
+    with If-Modified-Since alone therefore never gets a 304 for content it has not seen.
+    """
+    digest = token_hash(token)
+    row = await (FeedToken.select(FeedToken.content_etag, FeedToken.content_changed_at)
+                 .where(FeedToken.token_hash == digest).first())
+    previous = _as_utc(row["content_changed_at"]) if row and row["content_changed_at"] else None
+    if previous is not None and row["content_etag"] == etag:
+        return previous
+    if previous is None or stamped > previous:
+        modified = stamped
+    else:
+        modified = max(now.replace(microsecond=0), previous + timedelta(seconds=1))
+    await FeedToken.update({FeedToken.content_etag: etag, FeedToken.content_changed_at: modified}).where(
+        FeedToken.token_hash == digest
+    )
+    return modified
+
+
+def _as_utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def feed_urls(base_url: str, token: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +41,7 @@ from models.tables import (
 from server.feed_tokens import (
     feed_token_for,
     feed_urls_for,
+    last_modified_for,
     person_for_token,
     rotate_from_cli,
     rotate_token,
@@ -402,6 +403,8 @@ async def _answer(request: Request, filename: str, *, with_body: bool) -> Respon
     if person is None:
         return _not_found(with_body)  # wrong, rotated and garbled tokens all look the same
     feed = await build_feed(person)
+    modified = await last_modified_for(token, feed.etag, feed.last_modified, now=datetime.now(UTC))
+    feed = replace(feed, last_modified=modified)
     headers = {
         "ETag": feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),

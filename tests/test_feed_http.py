@@ -197,3 +197,26 @@ def test_head_answers_like_get_without_a_body(db):
     assert int(head.headers["content-length"]) == len(full.content)
     assert unchanged.status_code == 304
     assert wrong.status_code == 404 and wrong.content == b""
+
+
+def test_if_modified_since_alone_sees_changes_that_leave_no_timestamp(db):
+    # Switching reminders on changes the body (VALARMs) but no row's timestamp: a client that revalidates
+    # with If-Modified-Since only must still get the new body, not a 304.
+    world = _world()
+    token = _token(world, "nia")
+    url = f"/feed/{token}.ics"
+    with web_client() as client:
+        first = client.get(url)
+        modified = first.headers["last-modified"]
+        assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+        assert b"BEGIN:VALARM" not in first.content
+
+        sign_in(client, "nia@example.com")
+        assert post_form(client, "/profile/feed/alarms", {"alarms": "on"}).status_code in (200, 303)
+
+        after = client.get(url, headers={"If-Modified-Since": modified})
+        assert after.status_code == 200 and b"BEGIN:VALARM" in after.content
+        assert parsedate_to_datetime(after.headers["last-modified"]) > parsedate_to_datetime(modified)
+        # ...and the new date then validates the new body.
+        again = client.get(url, headers={"If-Modified-Since": after.headers["last-modified"]})
+        assert again.status_code == 304
