@@ -99,15 +99,22 @@ def _cohort_hint(cm: CohortModel, booked: Booked, program):
             plan = {0: (times[a], members_a), 1: (times[b], members_b)}
     chosen: dict[tuple[int, int], tuple[Slot, str]] = {}
     local: Booked = {email: list(v) for email, v in booked.items()}
+    led: dict[str, int] = {}  # sections each facilitator leads so far: spread them (fair share)
     for s, (tow, members) in plan.items():
         previous_end = None
+        keeper = None  # the section's facilitator so far: keep them (continuity)
         for k, (week, _rank) in enumerate(weeks):
-            pick = _pick(cm, by_week_time.get((week, tow)), week, members, local, previous_end, need[k])
+            order = sorted((f.email for f in cm.cohort.facilitators),
+                           key=lambda e: (e != keeper, led.get(e, 0), e))
+            pick = _pick(cm, by_week_time.get((week, tow)), week, members, local, previous_end, need[k], order)
             if pick is None:
                 return None
             chosen[s, k] = pick
             local.setdefault(pick[1], []).append((pick[0].start, pick[0].end))
             previous_end = pick[0].end
+            if keeper is None:
+                keeper = pick[1]
+                led[keeper] = led.get(keeper, 0) + 1
     cm.hint_counts = {
         (p.key, s): (p.size if i in members else 0) for s, (_t, members) in plan.items()
         for i, p in enumerate(cm.profiles)
@@ -119,11 +126,13 @@ def _free(email: str, slot: Slot, booked: Booked) -> bool:
     return not any(start < slot.end and slot.start < end for start, end in booked.get(email, []))
 
 
-def _pick(cm: CohortModel, slot: Slot | None, week: int, members: list[int], booked: Booked, after, need: int):
-    """The best-covering slot of that week with a free facilitator; the weekly slot wins ties (rhythm).
-    Across a DST change the weekly home-zone time may suit fewer learners than another start that week."""
+def _pick(cm: CohortModel, slot: Slot | None, week: int, members: list[int], booked: Booked, after, need: int,
+          order: list[str]):
+    """The best-covering slot of that week with a free facilitator (the first free one in `order`); the
+    weekly slot wins ties (rhythm). Across a DST change the weekly home-zone time may suit fewer learners
+    than another start that week."""
     def free_facilitator(sl: Slot):
-        return next((e for e in sl.facilitators if _free(e, sl, booked)), None)
+        return next((e for e in order if e in sl.facilitators and _free(e, sl, booked)), None)
 
     best = None
     for sl in cm.slots:

@@ -225,6 +225,10 @@ class Vars:
             and (facilitator is None or ch.facilitator == facilitator)
         )
 
+    def led_by(self, cm: CohortModel, s: int, k: int, facilitator: str) -> cp_model.LinearExpr:
+        """1 when `facilitator` leads session k of section s, else 0."""
+        return sum(ch.var for ch in self.choices(cm, s, k) if ch.facilitator == facilitator)
+
     def slot_value(self, cm: CohortModel, s: int, k: int, value) -> cp_model.LinearExpr:
         """Linear expression: value(slot) of the chosen slot (0 when the section does not run)."""
         return cp_model.LinearExpr.weighted_sum(

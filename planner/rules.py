@@ -328,6 +328,52 @@ def add_stay_put(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Ter
     return terms
 
 
+def _shared_facilitators(cm: CohortModel) -> list[str]:
+    return sorted(f.email for f in cm.cohort.facilitators)
+
+
+def add_facilitator_continuity(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
+    """A section keeps one facilitator where it can: each change between consecutive sessions costs a little."""
+    terms = []
+    for cm in v.cohorts:
+        emails = _shared_facilitators(cm)
+        if len(emails) < 2:
+            continue
+        for s in range(cm.sections):
+            for k in range(cm.session_count - 1):
+                changed = model.new_bool_var(f"facilitator_change[{cm.section_id(s)}|{k + 1}|{k + 2}]")
+                for email in emails:
+                    model.add(changed >= v.led_by(cm, s, k, email) - v.led_by(cm, s, k + 1, email))
+                terms.append(Term("facilitator_change", -weights.FACILITATOR_CHANGE, changed))
+    return terms
+
+
+def add_facilitator_share(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
+    """Sections of a cohort with several facilitators are spread over them: a facilitator who leads (any
+    session of) more than ceil(running sections / facilitators) sections costs a little per extra section."""
+    terms = []
+    for cm in v.cohorts:
+        emails = _shared_facilitators(cm)
+        n = len(emails)
+        if n < 2 or cm.sections < 2 or cm.session_count == 0:
+            continue
+        running = sum(v.used(cm, s) for s in range(cm.sections))
+        fair = model.new_int_var(1, math.ceil(cm.sections / n), f"fair_share[{cm.slug}]")
+        model.add(n * fair >= running)
+        model.add(n * fair <= running + n - 1)  # fair = ceil(running / n)
+        for email in emails:
+            leads = []
+            for s in range(cm.sections):
+                led = model.new_bool_var(f"leads_section[{cm.section_id(s)}|{email}]")
+                for k in range(cm.session_count):
+                    model.add(led >= v.led_by(cm, s, k, email))
+                leads.append(led)
+            extra = model.new_int_var(0, cm.sections, f"facilitator_load[{cm.slug}|{email}]")
+            model.add(extra >= sum(leads) - fair)
+            terms.append(Term("facilitator_share", -weights.FACILITATOR_SHARE, extra))
+    return terms
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -362,4 +408,7 @@ RULES: tuple[Rule, ...] = (
     Rule("uneven_rhythm", "The same weekly time, week after week", False, add_steady_rhythm),
     Rule("uneven_async_load", "An even async load across weeks", False, add_even_async_load),
     Rule("moved_session", "In a re-plan, sessions stay where they were", False, add_stay_put),
+    Rule("facilitator_change", "A section keeps one facilitator", False, add_facilitator_continuity),
+    Rule("facilitator_share", "Sections are shared fairly among a cohort's facilitators", False,
+         add_facilitator_share),
 )

@@ -366,6 +366,13 @@ def _describe(rule: str, name: str, amount: int) -> str:
         return f"cohort {inside}: the busiest week has up to {amount * weights.ASYNC_PEAK_STEP} async minutes due"
     if rule == "moved_session":
         return f"{inside} moved from its time or facilitator in the previous plan"
+    if rule == "facilitator_change":
+        section, before, after = inside.split("|")
+        return f"section {section} changes facilitator between session {before} and {after}"
+    if rule == "facilitator_share":
+        cohort, email = inside.split("|")
+        more = "1 section" if amount == 1 else f"{amount} sections"
+        return f"{email} leads {more} of cohort {cohort} beyond a fair share among its facilitators"
     return inside
 
 

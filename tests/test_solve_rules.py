@@ -193,3 +193,46 @@ def test_parts_of_an_async_unit_fall_due_in_order_even_when_the_load_would_prefe
     release = {m.id.split(":")[1]: m.release for m in cp.modules}
     assert due["a-1"] <= due["a-2"] and release["a-1"] <= release["a-2"]
 
+
+def _two_groups(f_hours: str = "08:00-18:00", g_hours: str = "08:00-18:00", weeks: int = 1):
+    # Two learners who work mornings and two who work afternoons (UTC): two sections, each at its own time;
+    # either facilitator could lead every session.
+    members = [facilitator("f@example.com", hours=f_hours), facilitator("g@example.com", hours=g_hours)]
+    members += [member(f"m{i}@example.com", hours="08:00-12:00") for i in range(2)]
+    members += [member(f"p{i}@example.com", hours="13:00-17:00") for i in range(2)]
+    return cohort("Pair", members, weeks=weeks, max_sections=2, min_section_size=2)
+
+
+def test_two_facilitators_share_two_sections_and_each_keeps_their_section():
+    p = program(unit("talk", 120, "live"))  # two sessions per section
+    plan = plan_of(problem(p, _two_groups(weeks=2)))
+    cp = plan.cohort("Pair")
+    assert plan.coverage == 1.0 and len(cp.sections) == 2
+    leads = {s.id: {x.facilitator for x in cp.sessions if x.section == s.id} for s in cp.sections}
+    assert sorted(len(f) for f in leads.values()) == [1, 1]  # continuity: one facilitator per section
+    assert set().union(*leads.values()) == {"f@example.com", "g@example.com"}  # fair share: both lead
+    assert not [x for x in plan.penalties if x.rule.startswith("facilitator_")]
+
+
+def test_coverage_comes_before_a_fair_share_and_the_penalty_says_why():
+    # g only works 06:00-07:00, when no learner does: f leads both sections, and the plan says so.
+    plan = plan_of(problem(ONE_HOUR, _two_groups(g_hours="06:00-07:00")))
+    cp = plan.cohort("Pair")
+    assert plan.coverage == 1.0 and {s.facilitator for s in cp.sessions} == {"f@example.com"}
+    (share,) = [x for x in plan.penalties if x.rule == "facilitator_share"]
+    assert share.text == "f@example.com leads 1 section of cohort pair beyond a fair share among its facilitators"
+
+
+def test_a_section_keeps_one_facilitator_when_one_of_two_is_away_for_a_week():
+    from planner_helpers import at
+
+    from planner.problem import Busy
+
+    # f is away in week 2, so g leads session 2; continuity has g lead session 1 as well.
+    members = [facilitator("f@example.com"), facilitator("g@example.com"), member("x@example.com", hours="09:00-10:00")]
+    c = cohort("Solo", members, weeks=2)
+    away = (Busy("f@example.com", at(8, 0), at(15, 0), "holiday"),)
+    plan = plan_of(problem(program(unit("talk", 120, "live")), c, busy=away))
+    assert plan.coverage == 1.0
+    assert [s.facilitator for s in plan.cohort("Solo").sessions] == ["g@example.com", "g@example.com"]
+    assert not [x for x in plan.penalties if x.rule == "facilitator_change"]
