@@ -194,6 +194,19 @@ def test_parts_of_an_async_unit_fall_due_in_order_even_when_the_load_would_prefe
     assert due["a-1"] <= due["a-2"] and release["a-1"] <= release["a-2"]
 
 
+
+def test_parts_that_can_only_fall_due_out_of_order_are_infeasible_and_named():
+    # 'b' (10 min, prework for the week-1 talk) leaves room in week 1 for a-2 (10 min) only, not for a-1
+    # (15 min); then a-1 and a-2 together (25 min) exceed the cap of week 2.
+    p = program(
+        unit("a", 25, "async"), unit("b", 10, "async"), unit("talk", 60, "live", requires=["b"]),
+        module_max_minutes=15, weekly_async_minutes=20,
+    )
+    week_two = tuple(date(2027, 3, 8) + timedelta(days=d) for d in range(7))
+    c = cohort("Solo", [facilitator("f@example.com"), member("x@example.com")], weeks=2, blackout=week_two)
+    reasons = reasons_of(problem(p, c))
+    assert any("'Solo'" in r and "module_order" in r and "part 1 before part 2" in r for r in reasons), reasons
+
 def _two_groups(f_hours: str = "08:00-18:00", g_hours: str = "08:00-18:00", weeks: int = 1):
     # Two learners who work mornings and two who work afternoons (UTC): two sections, each at its own time;
     # either facilitator could lead every session.
