@@ -8,6 +8,7 @@ and pointed back afterwards. The 304 goes through the whole app (token lookup, f
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import statistics
 import tempfile
@@ -101,6 +102,8 @@ def _median_ms(samples: list[float]) -> str:
 
 def run() -> list[tuple[str, str]]:
     from piccolo.table import create_db_tables
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per timed request drowns the table
 
     from server.feed_tokens import feed_token_for
     from server.feeds import build_feed
