@@ -229,6 +229,17 @@ class FeedToken(Table):
     content_changed_at = Timestamptz(null=True, default=None)
 
 
+class Absence(Table):
+    """A facilitator is away from `starts_at` to `ends_at` (UTC instants): re-plans route sessions around it."""
+
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+    note = Varchar(length=200, default="")
+    created_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class PlannerRun(Table):
     class Status(str, Enum):
         running = "running"

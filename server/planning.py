@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 
 from models.tables import (
+    Absence,
     AsyncModule,
     Cohort,
     LiveSession,
@@ -28,6 +29,7 @@ from models.tables import (
 )
 from planner import plan as pl
 from planner import problem as p
+from planner.coverage import cohort_window
 from planner.loading import working_hours
 from server.importing import UserError, write_transaction
 
@@ -43,7 +45,7 @@ def utc_words(instant: datetime) -> str:
 async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
     """The planning problem for these cohorts (planned together). For published cohorts, `previous` is the
     published plan and sessions that started before `now` are fixed; sessions of other published cohorts
-    taken by a facilitator of this run become `busy`."""
+    taken by a facilitator of this run, and their recorded absences, become `busy`."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     cohorts = await _cohort_rows(cohort_ids)
@@ -116,7 +118,30 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
             p.Busy(email=s["email"], start=s["starts_at"], end=s["ends_at"], reason=f"a session of {s['cohort_name']}")
             for s in taken
         )
+        busy += await absences_as_busy(facilitators, planner_cohorts, now=now)
     return p.Problem(program=program, cohorts=planner_cohorts, previous=previous, fixed=fixed, busy=busy)
+
+
+async def absences_as_busy(
+    emails: list[str], cohorts: tuple[p.Cohort, ...], *, now: datetime
+) -> tuple[p.Busy, ...]:
+    """Absences of these people that overlap any of the cohorts' windows, as busy intervals ("away: note").
+
+    Only the part from `now` on counts: sessions already held stay fixed, so an absence recorded after the
+    fact must not make them look like a conflict."""
+    windows = [cohort_window(c) for c in cohorts]
+    start, end = max(min(w[0] for w in windows), now), max(w[1] for w in windows)
+    rows = await Absence.select(
+        Absence.person.email.as_alias("email"), Absence.starts_at, Absence.ends_at, Absence.note
+    ).where(
+        Absence.person.email.is_in(list(emails)) & (Absence.starts_at < end) & (Absence.ends_at > start)
+    ).order_by(Absence.starts_at, Absence.id)
+    return tuple(
+        p.Busy(email=row["email"], start=max(row["starts_at"], now), end=row["ends_at"],
+               reason=f"away: {row['note']}" if row["note"] else "away")
+        for row in rows
+        if any(row["starts_at"] < w_end and row["ends_at"] > w_start for w_start, w_end in windows)
+    )
 
 
 def _json_list(value) -> list:
