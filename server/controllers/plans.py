@@ -48,15 +48,33 @@ async def run_planner(run_id: int, problem: p.Problem, time_limit: int) -> None:
         log.exception("planner run %s failed", run_id)
         await finish_run(run_id, None, None)
         return
-    changes = plan_changes(problem.previous, plan) if problem.previous else []
+    changes = plan_changes(problem.previous, plan, problem.busy) if problem.previous else []
     await finish_run(run_id, plan, None, changes)
-    # plan_to_dict leaves out the penalties; keep their words for the result page
-    result = pl.plan_to_dict(plan) | {"penalties": [penalty.text for penalty in plan.penalties]}
+    # plan_to_dict leaves out the penalties; keep their words for the result page, and the absences it avoided
+    result = pl.plan_to_dict(plan) | {"penalties": [penalty.text for penalty in plan.penalties],
+                                      "away": away_words(problem.busy)}
     await PlannerRun.update({PlannerRun.result: result}).where(PlannerRun.id == run_id)
 
 
-def plan_changes(previous: pl.Plan, plan: pl.Plan) -> list[str]:
-    """What a re-plan moves, in words, before it is published: sessions moved, re-staffed, added, dropped."""
+def away_words(busy: tuple[p.Busy, ...]) -> list[str]:
+    """The facilitators' absences a run planned around, in words (other cohorts' sessions are left out)."""
+    return [f"{b.email} is {b.reason} from {utc_text(b.start)} to {utc_text(b.end)}"
+            for b in busy if b.reason.startswith("away")]
+
+
+def _clash(busy: tuple[p.Busy, ...], email: str, session: pl.Session) -> p.Busy | None:
+    return next((b for b in busy if b.email == email and b.start < session.end and session.start < b.end), None)
+
+
+def _busy_words(busy: p.Busy) -> str:
+    if busy.reason.startswith("away"):
+        return f"is {busy.reason}"
+    return f"has {busy.reason} then" if busy.reason else "is busy then"
+
+
+def plan_changes(previous: pl.Plan, plan: pl.Plan, busy: tuple[p.Busy, ...] = ()) -> list[str]:
+    """What a re-plan moves, in words, before it is published: sessions moved, re-staffed, added, dropped.
+    A session that leaves a time its facilitator is now busy (away) says so."""
     lines: list[str] = []
     for cohort in plan.cohorts:
         try:
@@ -69,10 +87,15 @@ def plan_changes(previous: pl.Plan, plan: pl.Plan) -> list[str]:
             if old is None:
                 lines.append(f"{cohort.name}: new session {sid} at {utc_text(new.start)}")
                 continue
+            clash = _clash(busy, old.facilitator, old)
+            because = f" because {old.facilitator} {_busy_words(clash)}" if clash else ""
             if old.start != new.start:
-                lines.append(f"{cohort.name}: {sid} moves from {utc_text(old.start)} to {utc_text(new.start)}")
+                lines.append(f"{cohort.name}: {sid} moves from {utc_text(old.start)} to {utc_text(new.start)}"
+                             f"{because}")
+                because = ""
             if old.facilitator != new.facilitator:
-                lines.append(f"{cohort.name}: {sid} is now led by {new.facilitator} (was {old.facilitator})")
+                lines.append(f"{cohort.name}: {sid} is now led by {new.facilitator} (was {old.facilitator})"
+                             f"{because}")
         for sid, old in before.items():
             if sid not in after:
                 lines.append(f"{cohort.name}: {sid} at {utc_text(old.start)} is dropped (it will be cancelled)")
