@@ -273,3 +273,49 @@ def test_replan_moves_a_session_out_of_a_new_absence_and_keeps_held_ones(designe
     moved_row = by_key[target["key"]]
     assert moved_row["starts_at"] != target["starts_at"] and moved_row["sequence"] == target["sequence"] + 1
     assert moved_row["starts_at"] > now, "a session not yet held never moves into the past"
+
+
+# --- a facilitator's own absences on /profile ------------------------------------------------------------------
+
+def test_a_facilitator_records_and_deletes_their_own_absence_on_the_profile(db):
+    ids = small_cohort()
+    run(Person.update({Person.password_hash: make_person("x@example.org").password_hash}).where(
+        Person.id == ids["fay"]))  # Fay (Tokyo) can sign in with the test password
+    with web_client() as client:
+        sign_in(client, "fay@example.org")
+        page = client.get("/profile")
+        assert "When I'm away" in page.text and 'for="my-start"' in page.text and "No upcoming absences." in page.text
+
+        refused = post_form(client, "/profile/absences", {"starts_on": "2099-05-03", "ends_on": "2099-05-01"})
+        assert refused.status_code == 400 and 'id="ends_on-error"' in refused.text
+        assert "cannot be before the first" in refused.text
+        assert absences() == []
+
+        saved = post_form(client, "/profile/absences", {"starts_on": "2099-05-01", "ends_on": "2099-05-01",
+                                                          "note": "moving house"})
+        assert saved.status_code == 303 and saved.headers["location"] == "/profile#away"
+        [row] = absences()
+        assert (row["person"], row["created_by"], row["note"]) == (ids["fay"], ids["fay"], "moving house")
+        assert (row["starts_at"], row["ends_at"]) == (local_midnight(date(2099, 5, 1), TOKYO),
+                                                      local_midnight(date(2099, 5, 2), TOKYO))
+        page = client.get("/profile")
+        assert "Fri 1 May 2099" in page.text and "moving house" in page.text
+
+        # someone else's absence is not theirs to delete
+        run(Absence(person=ids["lea"], starts_at=row["starts_at"], ends_at=row["ends_at"]).save())
+        other = [a["id"] for a in absences() if a["person"] == ids["lea"]][0]
+        assert post_form(client, f"/profile/absences/{other}/delete").status_code == 404
+        fragment = post_form(client, f"/profile/absences/{row['id']}/delete", htmx=True)
+        assert fragment.status_code == 200 and "Absence deleted." in fragment.text
+        assert fragment.text.lstrip().startswith("<section") and "<html" not in fragment.text
+        assert [a["id"] for a in absences()] == [other]
+
+
+def test_learners_have_no_absences_on_their_profile(db):
+    make_person("lee@example.org", "learner")
+    with web_client() as client:
+        sign_in(client, "lee@example.org")
+        assert "When I'm away" not in client.get("/profile").text
+        refused = post_form(client, "/profile/absences", {"starts_on": "2099-05-01", "ends_on": "2099-05-01"})
+        assert refused.status_code == 403
+    assert absences() == []

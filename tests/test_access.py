@@ -49,6 +49,10 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     ("GET", "/", None, 303),  # -> /signin?next=/
     *everyone("GET", "/profile", 200),
     *everyone("POST", "/profile", 400),
+    # a facilitator's own absences (designers pass the role guard; the form is empty, the absence unknown)
+    *[("POST", "/profile/absences", r, s) for r, s in zip(ROLES, (400, 400, 403, 403, 303), strict=True)],
+    *[("POST", "/profile/absences/999999/delete", r, s)
+      for r, s in zip(ROLES, (404, 404, 403, 403, 303), strict=True)],
     # --- designer pages -------------------------------------------------------------------------------------
     *each_role("GET", "/programs", designer=200),
     *each_role("POST", "/programs", designer=400),

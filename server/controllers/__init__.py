@@ -36,4 +36,7 @@ ROUTES.append(ManagerController)
 from server.feeds import FeedController, FeedSettingsController  # noqa: E402
 
 ROUTES += [FeedController, FeedSettingsController]
+from server.controllers.my_absences import MyAbsenceController  # noqa: E402
+
+ROUTES.append(MyAbsenceController)
 # --- end of appended routes -------------------------------------------------------------------------------

@@ -3,22 +3,21 @@ published sessions, runs."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from models.tables import Absence, Cohort, LiveSession, Membership, Person, PlannerRun, Program
-from planner.coverage import local_date, local_midnight
+from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, Program
+from server import absences
 from server.auth import designer_only
 from server.controllers.forms import Form, page_or_fragment
 from server.controllers.profile import DAY_NAMES, format_days
 from server.importing import ROLE_RANK, write_transaction
 
 MEMBER_ROLES = tuple(role.value for role in Membership.Role)
-LONGEST_ABSENCE_DAYS = 366
 
 
 async def cohort_or_404(cohort_id: int) -> dict:
@@ -66,52 +65,13 @@ async def cohort_facilitators(cohort_id: int) -> list[dict]:
         Membership.person.name)
 
 
-async def upcoming_absences(cohort_id: int, now: datetime) -> list[dict]:
-    """Absences of the cohort's facilitators that have not ended yet, soonest first, with the local dates
-    they cover in the facilitator's zone."""
-    facilitators = await cohort_facilitators(cohort_id)
-    if not facilitators:
-        return []
-    rows = await Absence.select(
-        *Absence.all_columns(),
-        Absence.person.name.as_alias("name"),
-        Absence.person.timezone.as_alias("timezone"),
-    ).where(Absence.person.is_in([f["id"] for f in facilitators]) & (Absence.ends_at > now)).order_by(
-        Absence.starts_at, Absence.id)
-    for row in rows:
-        row["first_day"], row["last_day"] = absence_days(row["starts_at"], row["ends_at"], row["timezone"])
-    return rows
-
-
-def absence_days(starts_at: datetime, ends_at: datetime, zone_name: str) -> tuple[date, date]:
-    """The first and last local day an absence covers (it ends at the midnight after its last day)."""
-    return local_date(starts_at, zone_name), local_date(ends_at - timedelta(microseconds=1), zone_name)
-
-
 def read_absence(form: Form, facilitators: list[dict]) -> dict:
-    """An absence from the form: a facilitator of the cohort, whole local days in THEIR zone, an optional note.
-    Away from local midnight of the first day through the end of the last day."""
-    values = {
-        "person": str(form.fields.get("person", "") or "").strip(),
-        "starts_on": form.day("starts_on", label="First day away"),
-        "ends_on": form.day("ends_on", label="Last day away"),
-        "note": form.text("note", required=False, max_length=200, label="Note"),
-    }
-    by_id = {str(f["id"]): f for f in facilitators}
+    """An absence from the form: one of the cohort's facilitators, whole days in THEIR zone, an optional note."""
+    values = {"person": str(form.fields.get("person", "") or "").strip(), **absences.read_days(form)}
     if not values["person"]:
         form.fail("person", "Choose the facilitator who is away.")
-    elif values["person"] not in by_id:
+    elif values["person"] not in {str(f["id"]) for f in facilitators}:
         form.fail("person", "Choose one of this cohort's facilitators.")
-    first, last = values["starts_on"], values["ends_on"]
-    if first and last:
-        if last < first:
-            form.fail("ends_on", "The last day away cannot be before the first.")
-        elif (last - first).days >= LONGEST_ABSENCE_DAYS:
-            form.fail("ends_on", f"An absence can last at most {LONGEST_ABSENCE_DAYS} days; record a longer one in parts.")
-    if form.ok:
-        zone_name = by_id[values["person"]]["timezone"]
-        values["starts_at"] = local_midnight(first, zone_name)
-        values["ends_at"] = local_midnight(last + timedelta(days=1), zone_name)
     return values
 
 
@@ -177,6 +137,7 @@ class CohortController(Controller):
         runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
             PlannerRun.id, ascending=False).limit(20)
         runs = [r for r in runs if cohort["name"] in (r["cohort_names"] or [])][:5]
+        facilitators = await cohort_facilitators(cohort_id)
         context = {
             "cohort": cohort,
             "roster": await roster_of(cohort_id),
@@ -188,8 +149,8 @@ class CohortController(Controller):
             "member_errors": {},
             "day_names": DAY_NAMES,
             "member_roles": MEMBER_ROLES,
-            "facilitators": await cohort_facilitators(cohort_id),
-            "absences": await upcoming_absences(cohort_id, datetime.now(UTC)),
+            "facilitators": facilitators,
+            "absences": await absences.upcoming([f["id"] for f in facilitators], datetime.now(UTC)),
             "absence_values": {},
             "absence_errors": {},
         }
@@ -253,25 +214,21 @@ class CohortController(Controller):
     async def add_absence(self, request: Request, cohort_id: FromPath[int]) -> Response:
         await cohort_or_404(cohort_id)
         form = await Form.read(request)
-        values = read_absence(form, await cohort_facilitators(cohort_id))
+        facilitators = await cohort_facilitators(cohort_id)
+        values = read_absence(form, facilitators)
         if not form.ok:
             context = await self._cohort_context(cohort_id, absence_values=values, absence_errors=form.errors)
             return page_or_fragment(request, "designer/cohort.html", "designer/absences.html", context, failed=True)
-        async with write_transaction():
-            await Absence(person=int(values["person"]), starts_at=values["starts_at"], ends_at=values["ends_at"],
-                          note=values["note"], created_by=request.user.id).save()
+        person = next(f for f in facilitators if str(f["id"]) == values["person"])
+        await absences.record(person["id"], person["timezone"], values, request.user.id)
         context = await self._cohort_context(cohort_id, absence_saved=True)
         return page_or_fragment(request, "designer/cohort.html", "designer/absences.html", context, failed=False)
 
     @post("/{cohort_id:int}/absences/{absence_id:int}/delete")
     async def delete_absence(self, request: Request, cohort_id: FromPath[int], absence_id: FromPath[int]) -> Response:
         await cohort_or_404(cohort_id)
-        facilitator_ids = [f["id"] for f in await cohort_facilitators(cohort_id)]
-        absence = await Absence.select(Absence.id).where(
-            (Absence.id == absence_id) & Absence.person.is_in(facilitator_ids or [0])).first()
-        if absence is None:
+        if not await absences.delete_of(absence_id, [f["id"] for f in await cohort_facilitators(cohort_id)]):
             raise NotFoundException(f"no absence {absence_id} of a facilitator of this cohort")
-        await Absence.delete().where(Absence.id == absence_id)
         if request.headers.get("hx-request") == "true":
             context = await self._cohort_context(cohort_id, absence_deleted=True)
             return Template("designer/absences.html", context=context)

@@ -13,6 +13,7 @@ from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
 from server.auth import signed_in
+from server.controllers.my_absences import away_context
 from server.feeds import feed_context
 
 DAY_NAMES = WEEKDAYS
@@ -65,7 +66,7 @@ class ProfileController(Controller):
         values = {"timezone": me.timezone, "work_start": me.work_start, "work_end": me.work_end,
                   "work_days": parse_days(me.work_days)}
         return Template("profile.html", context={"values": values, "errors": {}, "saved": False,
-                                                 "feed": await feed_context(me)})
+                                                 "feed": await feed_context(me), "away": await away_context(me)})
 
     @post("/", status_code=200)
     async def save(self, request: Request) -> Response:
@@ -89,6 +90,7 @@ class ProfileController(Controller):
         context = {"values": values, "errors": errors, "saved": not errors}
         if not request.htmx:
             context["feed"] = await feed_context(me)
+            context["away"] = await away_context(me)
         template = "partials/profile_form.html" if request.htmx else "profile.html"
         status = 200 if request.htmx or not errors else 400
         return Template(template, context=context, status_code=status)

@@ -1,0 +1,68 @@
+"""A facilitator's own absences, on their profile: record the days they are away (in their own zone), delete
+one. Designers see the same on each cohort page; re-plans keep sessions out of these times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Controller, Request, Response, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from models.tables import Person
+from server import absences
+from server.auth import role_guard
+from server.controllers.forms import Form
+from server.feeds import feed_context
+
+RECORDS_ABSENCES = frozenset({Person.Role.facilitator.value, Person.Role.designer.value})
+
+
+async def away_context(person: Person, **extra) -> dict:
+    """What partials/my_absences.html expects as `away`."""
+    context = {
+        "can_record": person.role in RECORDS_ABSENCES,
+        "absences": await absences.upcoming([person.id], datetime.now(UTC)),
+        "values": {},
+        "errors": {},
+        "zone": person.timezone,
+    }
+    context.update(extra)
+    return context
+
+
+class MyAbsenceController(Controller):
+    path = "/profile/absences"
+    guards = [role_guard(Person.Role.facilitator.value)]
+
+    @post("/", status_code=200)
+    async def add(self, request: Request) -> Response:
+        me: Person = request.user
+        form = await Form.read(request)
+        values = absences.read_days(form)
+        if form.ok:
+            await absences.record(me.id, me.timezone, values, me.id)
+        return await _answer(request, me, values=values, errors=form.errors, saved=form.ok)
+
+    @post("/{absence_id:int}/delete", status_code=200)
+    async def delete(self, request: Request, absence_id: FromPath[int]) -> Response:
+        if not await absences.delete_of(absence_id, [request.user.id]):
+            raise NotFoundException(f"you have no absence {absence_id}")
+        return await _answer(request, request.user, deleted=True)
+
+
+async def _answer(request: Request, me: Person, *, errors: dict | None = None, **extra) -> Response:
+    """htmx gets the region (200, messages inside); a plain post goes back to the profile, or gets the whole
+    profile page with the messages (400)."""
+    away = await away_context(me, errors=errors or {}, **extra)
+    if request.headers.get("hx-request") == "true":
+        return Template("partials/my_absences.html", context={"away": away})
+    if not errors:
+        return Redirect("/profile#away", status_code=303)
+    from server.controllers.profile import parse_days  # the profile imports this module
+
+    profile = {"timezone": me.timezone, "work_start": me.work_start, "work_end": me.work_end,
+               "work_days": parse_days(me.work_days)}
+    return Template("profile.html", status_code=400, context={
+        "values": profile, "errors": {}, "saved": False, "feed": await feed_context(me), "away": away})
