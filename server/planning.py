@@ -119,6 +119,7 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
             for s in taken
         )
         busy += await absences_as_busy(facilitators, planner_cohorts, now=now)
+        busy += past_as_busy(facilitators, planner_cohorts, previous, fixed, now=now)
     return p.Problem(program=program, cohorts=planner_cohorts, previous=previous, fixed=fixed, busy=busy)
 
 
@@ -142,6 +143,41 @@ async def absences_as_busy(
         for row in rows
         if any(row["starts_at"] < w_end and row["ends_at"] > w_start for w_start, w_end in windows)
     )
+
+
+def past_as_busy(
+    emails: list[str],
+    cohorts: tuple[p.Cohort, ...],
+    previous: p.Plan | None,
+    fixed: tuple[p.FixedSession, ...],
+    *,
+    now: datetime,
+) -> tuple[p.Busy, ...]:
+    """Time that has already passed, as busy intervals for every facilitator of the run ("already past").
+
+    The planner has no clock; without this a re-plan could move a session that has not been held yet to a
+    slot earlier today or this week. The gaps leave out each facilitator's own fixed (held) sessions, which
+    keep their place."""
+    start = min(cohort_window(c)[0] for c in cohorts)
+    if now <= start:
+        return ()
+    held: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    if previous is not None:
+        keys = {(f.cohort, f.session_id) for f in fixed}
+        for cohort in previous.cohorts:
+            for session in cohort.sessions:
+                if (cohort.name, session.id) in keys:
+                    held[session.facilitator].append((session.start, session.end))
+    busy = []
+    for email in emails:
+        cursor = start
+        for begin, end in sorted(held[email]):
+            if begin > cursor:
+                busy.append(p.Busy(email=email, start=cursor, end=min(begin, now), reason="already past"))
+            cursor = max(cursor, end)
+        if cursor < now:
+            busy.append(p.Busy(email=email, start=cursor, end=now, reason="already past"))
+    return tuple(b for b in busy if b.start < b.end)
 
 
 def _json_list(value) -> list:

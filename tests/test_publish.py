@@ -19,6 +19,7 @@ from models.tables import (
     Section,
     SessionUnit,
 )
+from planner.coverage import cohort_window
 from planner.plan import CohortPlan, Module, Plan, Portion, Session, Status
 from planner.plan import Section as PlanSection
 from planner.problem import FixedSession
@@ -167,9 +168,36 @@ async def test_replanning_problem_fixes_held_sessions_and_carries_the_previous_p
 
     assert replan.fixed == (FixedSession(cohort="C1", session_id="c1/a/1"),)
     assert replan.previous is not None and replan.previous.cohorts == tiny_plan().cohorts
-    assert replan.busy == ()
+    # The past is busy for the facilitator, except the session under way, which keeps its place.
+    held = replan.previous.cohorts[0].sessions[0]
+    window_start = cohort_window(replan.cohorts[0])[0]
+    assert [(b.email, b.start, b.end, b.reason) for b in replan.busy] == [
+        ("f@x.org", window_start, held.start, "already past"),  # then the held session keeps its place
+    ]
     before = await problem_from_db(imported.cohort_ids, now=NOW)
-    assert before.fixed == ()
+    assert before.fixed == () and before.busy == ()
+
+
+@pytest.mark.anyio
+async def test_a_replan_never_moves_a_session_into_the_past(db):
+    from planner.solve import solve
+    from planner.validate import validate_plan
+
+    three_sessions = problem(program(unit("intro", 180, "live")),
+                             cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org")]))
+    imported = await import_problem(three_sessions)
+    first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
+    await publish_plan(first_plan, imported.cohort_ids, now=NOW, published_by=None)
+    held = first_plan.cohorts[0].sessions[0]
+
+    between = held.start + timedelta(minutes=30)  # the first session is under way
+    replan = await problem_from_db(imported.cohort_ids, now=between)
+    plan = solve(replan, time_limit=3)
+
+    assert validate_plan(replan, plan) == []
+    sessions = {s.id: s for s in plan.cohorts[0].sessions}
+    assert sessions[held.id] == held
+    assert all(s.start >= between for key, s in sessions.items() if key != held.id)
 
 
 @pytest.mark.anyio
