@@ -42,6 +42,17 @@ def utc_words(instant: datetime) -> str:
 # Rows -> Problem
 
 
+def planner_person(row: dict) -> p.Person:
+    """A person row (email, name, timezone, work_start, work_end, work_days) as the planner's Person.
+
+    Hours are validated wherever they are written, so a row that cannot be read is reported, not guessed."""
+    try:
+        hours = working_hours(f"{row['work_start']}-{row['work_end']}", row["work_days"])
+    except ValueError as error:
+        raise UserError(f"{row['email']}: working hours: {error}") from None
+    return p.Person(email=row["email"], name=row["name"], timezone=row["timezone"], hours=hours)
+
+
 async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
     """The planning problem for these cohorts (planned together). For published cohorts, `previous` is the
     published plan and sessions that started before `now` are fixed; sessions of other published cohorts
@@ -68,12 +79,9 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
     ).where(Membership.cohort.is_in(cohort_ids)).order_by(Membership.id)
     by_cohort: dict[int, list[p.Member]] = defaultdict(list)
     for m in members:
-        try:
-            hours = working_hours(f"{m['work_start']}-{m['work_end']}", m["work_days"])
-        except ValueError as error:
-            raise UserError(f"{m['email']}: working hours: {error}") from None
-        person = p.Person(email=m["email"], name=m["name"], timezone=m["timezone"], hours=hours)
-        by_cohort[m["cohort"]].append(p.Member(person=person, role=p.Role(m["role"]), manager=m["manager_email"]))
+        by_cohort[m["cohort"]].append(
+            p.Member(person=planner_person(m), role=p.Role(m["role"]), manager=m["manager_email"])
+        )
 
     planner_cohorts = tuple(
         p.Cohort(

@@ -275,3 +275,13 @@ async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
     assert sectioned["section"] is not None
     assert all(held.id not in line for line in changes)
     assert changes, "a re-publish always says what changed, or that nothing did"
+
+
+def test_a_person_row_with_unreadable_hours_is_reported_not_guessed():
+    from server.planning import planner_person
+
+    row = {"email": "x@example.org", "name": "X", "timezone": "Asia/Riyadh",
+           "work_start": "09:00", "work_end": "17:00", "work_days": "Sun-Thu"}
+    assert planner_person(row).hours.days == frozenset({6, 0, 1, 2, 3})
+    with pytest.raises(UserError, match="x@example.org: working hours"):
+        planner_person({**row, "work_end": "08:00"})

@@ -23,11 +23,10 @@ from planner import plan as pl
 from planner import problem as p
 from planner.coverage import minutes_outside, program_week
 from planner.errors import InputError
-from planner.loading import working_hours
 from server.auth import designer_only
 from server.controllers.forms import Form
 from server.importing import UserError
-from server.planning import create_run, finish_run, problem_from_db, publish_run
+from server.planning import create_run, finish_run, planner_person, problem_from_db, publish_run
 from server.templating import local_text, utc_text
 
 DEFAULT_TIME_LIMIT = 10
@@ -181,15 +180,7 @@ async def _planner_people(plan: pl.Plan) -> dict[str, p.Person]:
     emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
     emails |= {e for c in plan.cohorts for s in c.sections for e in s.learners}
     rows = await Person.select().where(Person.email.is_in(sorted(emails) or [""]))
-    people = {}
-    for row in rows:
-        try:
-            hours = working_hours(f"{row['work_start']}-{row['work_end']}", row["work_days"])
-        except (ValueError, InputError):
-            hours = p.WorkingHours()
-        people[row["email"]] = p.Person(email=row["email"], name=row["name"], timezone=row["timezone"],
-                                        hours=hours)
-    return people
+    return {row["email"]: planner_person(row) for row in rows}
 
 
 class PlanController(Controller):
