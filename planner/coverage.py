@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from planner.problem import Cohort, Person
+from planner.problem import Cohort, Person, WorkingHours
 
 
 @lru_cache(maxsize=512)
@@ -84,8 +84,24 @@ def minutes_outside(person: Person, start: datetime, end: datetime) -> int:
 
 
 def inside_hours(person: Person, start: datetime, end: datetime) -> bool:
-    """The whole of [start, end) lies inside the person's working hours on a working day."""
-    return minutes_outside(person, start, end) == 0
+    """The whole of [start, end) lies inside the person's working hours on a working day.
+
+    Working hours never run past midnight, so a day's window never touches the next one: the interval is
+    inside exactly when it lies in the window of its own local start date (the same answer as
+    `minutes_outside(...) == 0`, at a fraction of the cost; tests check they agree)."""
+    window = day_window(person.timezone, person.hours, start.astimezone(zone(person.timezone)).date())
+    return window is not None and window[0] <= start and end <= window[1]
+
+
+@lru_cache(maxsize=200_000)
+def day_window(zone_name: str, hours: WorkingHours, day: date) -> tuple[datetime, datetime] | None:
+    """The UTC instants a working day opens and closes, or None on a day off."""
+    if day.weekday() not in hours.days:
+        return None
+    tz = zone(zone_name)
+    open_ = datetime.combine(day, hours.start, tzinfo=tz).astimezone(UTC)
+    close = datetime.combine(day, hours.end, tzinfo=tz).astimezone(UTC)
+    return (open_, close) if close > open_ else None
 
 
 def describe_local(instant: datetime, zone_name: str) -> str:

@@ -12,6 +12,8 @@ Per cohort:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,17 +89,20 @@ class CohortModel:
         return sum(p.size for p in self.profiles)
 
 
-def cohort_models(problem: Problem, narrow: bool) -> tuple[CohortModel, ...]:
+def cohort_models(problem: Problem, narrow: bool | Mapping[str, bool]) -> tuple[CohortModel, ...]:
+    """What each cohort's model chooses from. `narrow` (for all, or per cohort name) puts every session in its
+    spread-rule week; wide allows every week that leaves room for the sessions before and after it."""
     result = []
     program = problem.program
     for i, cohort in enumerate(problem.cohorts):
+        narrow_here = narrow if isinstance(narrow, bool) else narrow[cohort.name]
         packing = pack_units(program, cohort.weeks)
         cohort_slug = slug(cohort.name)
         learners = len(cohort.learners)
         sections = max(1, min(cohort.max_sections, learners // max(1, cohort.min_section_size)))
         modules = tuple(m for uid in packing.asynchronous for m in split_modules(program, cohort_slug, program.unit(uid)))
         sessions = len(packing.sessions)
-        weeks = week_ranges(sessions, cohort.weeks, program.live_sessions_per_week, narrow) if sessions else ()
+        weeks = week_ranges(sessions, cohort.weeks, program.live_sessions_per_week, narrow_here) if sessions else ()
         cm = CohortModel(i, cohort, cohort_slug, packing, profiles(cohort), sections, weeks,
                          cohort_slots(problem, cohort), modules)
         _attach_previous(problem, cm)
@@ -149,8 +154,11 @@ def _attach_previous(problem: Problem, cm: CohortModel) -> None:
 class Vars:
     """The variable container. Rules ask it questions; they never index raw dictionaries themselves."""
 
-    def __init__(self, model: cp_model.CpModel, problem: Problem, cohorts: tuple[CohortModel, ...]):
+    def __init__(self, model: cp_model.CpModel, problem: Problem, cohorts: tuple[CohortModel, ...],
+                 taken: Mapping[str, set[int]] | None = None):
         self.model = model
+        self.taken = taken or {}  # facilitator -> grid points held by cohorts outside this model
+        self.span = math.ceil(problem.program.live_minutes / 30)
         self.problem = problem
         self.cohorts = cohorts
         self._used: dict[tuple[int, int], cp_model.IntVar] = {}
@@ -196,6 +204,9 @@ class Vars:
         for slot in cm.slots:
             if lo <= slot.week <= hi:
                 for email in slot.facilitators:
+                    points = self.taken.get(email)
+                    if points and any(slot.index + i in points for i in range(self.span)):
+                        continue
                     var = self.model.new_bool_var(f"starts[{sid}|{slot.start:%Y-%m-%dT%H:%MZ}|{email}]")
                     out.append(Choice(slot, email, var))
         return tuple(out)

@@ -13,9 +13,26 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    OPTIMAL = "optimal"
-    FEASIBLE = "feasible"
-    INFEASIBLE = "infeasible"
+    OPTIMAL = "optimal"  # proven: no plan scores higher
+    FEASIBLE = "feasible"  # the solver improved on the constructive plan, not proven optimal
+    CONSTRUCTIVE = "constructive"  # the constructive plan, which the solver did not beat in time
+
+
+class StoppedBy(StrEnum):
+    """Why the search ended: repeatable (optimal, budget) or not (clock, cancelled)."""
+
+    OPTIMAL = "optimal"  # nothing better exists
+    BUDGET = "budget"  # the deterministic work budget ran out, or nothing was left to try: repeatable
+    CLOCK = "clock"  # the wall-clock limit cut the search short: another run may differ
+    CANCELLED = "cancelled"  # asked to stop early; the best plan so far
+
+
+@dataclass(frozen=True)
+class Component:
+    """Cohorts planned as one group: they share facilitators (directly or through each other)."""
+
+    cohorts: tuple[str, ...]
+    largest_model: int = field(default=0, compare=False)  # variables of its largest CP-SAT model (not in JSON)
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,8 @@ class Plan:
     coverage: float  # share of (learner, session of the learner's section) pairs inside working hours
     cohorts: tuple[CohortPlan, ...]
     penalties: tuple[Penalty, ...] = ()
+    stopped_by: StoppedBy = StoppedBy.BUDGET
+    components: tuple[Component, ...] = ()
     wall_seconds: float = field(default=0.0, compare=False)
 
     def cohort(self, name: str) -> CohortPlan:
@@ -98,6 +117,8 @@ def plan_to_dict(plan: Plan) -> dict:
         "objective": plan.objective,
         "bound": plan.bound,
         "coverage": round(plan.coverage, 6),
+        "stopped_by": plan.stopped_by.value,
+        "components": [list(c.cohorts) for c in plan.components],
         "cohorts": [
             {
                 "name": cohort.name,
@@ -145,6 +166,8 @@ def plan_from_dict(data: dict) -> Plan:
         objective=int(data["objective"]),
         bound=int(data["bound"]),
         coverage=float(data["coverage"]),
+        stopped_by=StoppedBy(data.get("stopped_by", StoppedBy.BUDGET.value)),
+        components=tuple(Component(tuple(c), 0) for c in data.get("components", ())),
         cohorts=tuple(
             CohortPlan(
                 name=c["name"],

@@ -11,15 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from planner.coverage import describe_local, minutes_outside, program_week, zone
-from planner.plan import CohortPlan, Plan, Status
+from planner.plan import CohortPlan, Plan, Status, StoppedBy
 from planner.problem import Cohort, Person, Problem
 from planner.validate import recompute_coverage
 
 
 def render_report(problem: Problem, plan: Plan) -> str:
     lines = _summary(problem, plan)
-    if plan.status is Status.INFEASIBLE:
-        return "\n".join(lines) + "\n"
     for cohort in problem.cohorts:
         cohort_plan = next((c for c in plan.cohorts if c.name == cohort.name), None)
         if cohort_plan is not None:
@@ -40,13 +38,32 @@ def _summary(problem: Problem, plan: Plan) -> list[str]:
         f"Plan for {problem.program.name} ({len(problem.cohorts)} cohort{'s' if len(problem.cohorts) != 1 else ''})",
         f"Status: {plan.status.value}   objective {plan.objective}   bound {plan.bound}   "
         f"gap {gap_percent(plan):.2f}%   wall time {plan.wall_seconds:.2f} s",
+        f"Search: {_stopped(plan)}",
     ]
-    if plan.status is not Status.INFEASIBLE:
-        pairs = _pairs(problem, plan)
-        inside = sum(1 for person, start, end in pairs if minutes_outside(person, start, end) == 0)
-        lines.append(f"Coverage: {plan.coverage:.1%} of (learner, session) pairs inside working hours "
-                     f"({inside} of {len(pairs)}; recomputed {recompute_coverage(problem, plan):.1%})")
+    if len(plan.components) > 1:
+        sizes = ", ".join(str(len(c.cohorts)) for c in plan.components)
+        lines.append(f"Planned as {len(plan.components)} independent groups of cohorts (sizes {sizes}): "
+                     f"no facilitator is shared between groups")
+    pairs = _pairs(problem, plan)
+    inside = sum(1 for person, start, end in pairs if minutes_outside(person, start, end) == 0)
+    lines.append(f"Coverage: {plan.coverage:.1%} of (learner, session) pairs inside working hours "
+                 f"({inside} of {len(pairs)}; recomputed {recompute_coverage(problem, plan):.1%})")
     return lines
+
+
+_STOPPED = {
+    StoppedBy.OPTIMAL: "proven optimal",
+    StoppedBy.BUDGET: "stopped on its deterministic work budget (the same input gives the same plan)",
+    StoppedBy.CLOCK: "stopped by the wall-clock time limit (another run may find a different plan)",
+    StoppedBy.CANCELLED: "cancelled; this is the best plan found until then",
+}
+
+
+def _stopped(plan: Plan) -> str:
+    text = _STOPPED[plan.stopped_by]
+    if plan.status is Status.CONSTRUCTIVE:
+        text += "; the solver did not beat the constructive plan in time"
+    return text
 
 
 def _pairs(problem: Problem, plan: Plan) -> list[tuple[Person, datetime, datetime]]:

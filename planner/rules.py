@@ -25,6 +25,7 @@ class Term:
     rule: str
     weight: int
     var: cp_model.LinearExprT
+    cohort: str = ""  # the cohort it belongs to: every soft rule is a sum over cohorts
 
 
 def guard_label(rule: str, cm: CohortModel) -> str:
@@ -235,7 +236,7 @@ def add_coverage(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Ter
                     inside = [ch.var for ch in choices if p.inside(ch.slot)]
                     if len(inside) < len(choices):
                         model.add(covered <= p.size * sum(inside))
-                    terms.append(Term("coverage", weights.COVERED_PAIR, covered))
+                    terms.append(Term("coverage", weights.COVERED_PAIR, covered, cm.name))
         _add_coverage_bounds(model, v, cm)
     return terms
 
@@ -268,7 +269,7 @@ def _add_coverage_bounds(model: cp_model.CpModel, v: Vars, cm: CohortModel) -> N
 def add_fewer_sections(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
     """Each section beyond the first costs a little: split a cohort only when it covers more learners."""
     return [
-        Term("extra_section", -weights.EXTRA_SECTION, v.used(cm, s))
+        Term("extra_section", -weights.EXTRA_SECTION, v.used(cm, s), cm.name)
         for cm in v.cohorts
         for s in range(1, cm.sections)
     ]
@@ -294,7 +295,7 @@ def add_steady_rhythm(model: cp_model.CpModel, v: Vars, problem: Problem) -> lis
                     after = v.slot_value(cm, s, j, lambda slot: slot.time_of_week)
                     broken = model.new_bool_var(f"rhythm_break[{cm.session_id(s, j)} vs {cm.session_id(s, k)}]")
                     model.add(after == before).only_enforce_if(~broken)
-                    terms.append(Term("uneven_rhythm", -weights.RHYTHM_BREAK, broken))
+                    terms.append(Term("uneven_rhythm", -weights.RHYTHM_BREAK, broken, cm.name))
     return terms
 
 
@@ -310,7 +311,7 @@ def add_even_async_load(model: cp_model.CpModel, v: Vars, problem: Problem) -> l
         for w in range(1, cm.cohort.weeks + 1):
             load = sum(spec.minutes * v.due_week(cm, i, w) for i, spec in enumerate(cm.modules))
             model.add(step * peak >= load)
-        terms.append(Term("uneven_async_load", -weights.ASYNC_PEAK, peak))
+        terms.append(Term("uneven_async_load", -weights.ASYNC_PEAK, peak, cm.name))
     return terms
 
 
@@ -324,7 +325,7 @@ def add_stay_put(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Ter
             same = [ch.var for ch in v.choices(cm, s, k) if ch.slot.start == start and ch.facilitator == facilitator]
             moved = model.new_bool_var(f"moved[{cm.session_id(s, k)}]")
             model.add(moved + sum(same) >= v.used(cm, s))
-            terms.append(Term("moved_session", -weights.MOVED_SESSION, moved))
+            terms.append(Term("moved_session", -weights.MOVED_SESSION, moved, cm.name))
     return terms
 
 
@@ -344,7 +345,7 @@ def add_facilitator_continuity(model: cp_model.CpModel, v: Vars, problem: Proble
                 changed = model.new_bool_var(f"facilitator_change[{cm.section_id(s)}|{k + 1}|{k + 2}]")
                 for email in emails:
                     model.add(changed >= v.led_by(cm, s, k, email) - v.led_by(cm, s, k + 1, email))
-                terms.append(Term("facilitator_change", -weights.FACILITATOR_CHANGE, changed))
+                terms.append(Term("facilitator_change", -weights.FACILITATOR_CHANGE, changed, cm.name))
     return terms
 
 
@@ -370,7 +371,7 @@ def add_facilitator_share(model: cp_model.CpModel, v: Vars, problem: Problem) ->
                 leads.append(led)
             extra = model.new_int_var(0, cm.sections, f"facilitator_load[{cm.slug}|{email}]")
             model.add(extra >= sum(leads) - fair)
-            terms.append(Term("facilitator_share", -weights.FACILITATOR_SHARE, extra))
+            terms.append(Term("facilitator_share", -weights.FACILITATOR_SHARE, extra, cm.name))
     return terms
 
 

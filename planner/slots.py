@@ -17,9 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from planner.coverage import cohort_window, inside_hours, local_midnight, program_week, touches_blackout, zone
+from planner.coverage import (
+    cohort_window,
+    day_window,
+    inside_hours,
+    local_midnight,
+    program_week,
+    touches_blackout,
+    zone,
+)
 from planner.plan import Portion
-from planner.problem import Busy, Cohort, Mode, Person, Problem, Program, Unit
+from planner.problem import Busy, Cohort, Mode, Person, Problem, Program, Unit, WorkingHours
 
 GRID_MINUTES = 30  # candidate session starts lie on this UTC grid, shared by all cohorts of a run
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -213,10 +221,8 @@ class Slot:
     latest_due_day: int  # last program day whose due time is at least the prework lead before the start
     time_of_week: int  # home-zone weekday·48 + half-hour of the start: equal values = same weekly time
     facilitators: tuple[str, ...]  # emails of cohort facilitators free and inside hours for the whole session
-
-
-def _busy_overlaps(busy: tuple[Busy, ...], email: str, start: datetime, end: datetime) -> bool:
-    return any(b.email == email and b.start < end and start < b.end for b in busy)
+    minutes: int = 0  # the session's length
+    on_grid: bool = True  # starts on the run's UTC grid (a published session may not)
 
 
 def cohort_slots(problem: Problem, cohort: Cohort) -> tuple[Slot, ...]:
@@ -231,24 +237,44 @@ def _cohort_slots(program: Program, busy: tuple[Busy, ...], cohort: Cohort) -> t
     length = timedelta(minutes=program.live_minutes)
     lead = timedelta(hours=program.prework_lead_hours)
     facilitators = sorted(cohort.facilitators, key=lambda m: m.email)
+    inside = {f.email: inside_starts(f.person.timezone, f.person.hours, first, last, program.live_minutes)
+              for f in facilitators}
+    commitments = {f.email: [(b.start, b.end) for b in busy if b.email == f.email] for f in facilitators}
+    candidates = sorted(set().union(*inside.values())) if inside else []
     slots = []
-    index = grid_index(first)
-    if grid_instant(index) < first:
-        index += 1
-    while True:
+    for index in candidates:
         start = grid_instant(index)
         end = start + length
-        if end > last:
-            break
+        if start < first or end > last:
+            continue
         free = tuple(
             f.email
             for f in facilitators
-            if inside_cached(f.person, start, end) and not _busy_overlaps(busy, f.email, start, end)
+            if index in inside[f.email] and not any(b < end and start < e for b, e in commitments[f.email])
         )
         if free and not touches_blackout(cohort, start, end):
             slots.append(_slot(cohort, index, start, end, lead, free))
-        index += 1
     return tuple(slots)
+
+
+@lru_cache(maxsize=8192)
+def inside_starts(zone_name: str, hours: WorkingHours, first: datetime, last: datetime, minutes: int) -> frozenset[int]:
+    """Grid indices i in [first, last) whose session of `minutes` lies inside the working hours of
+    (zone, hours): one range of starts per working day's window (see `coverage.day_window`)."""
+    tz = zone(zone_name)
+    day = first.astimezone(tz).date() - timedelta(days=1)
+    final = last.astimezone(tz).date() + timedelta(days=1)
+    step = GRID_MINUTES * 60
+    found: set[int] = set()
+    while day <= final:
+        window = day_window(zone_name, hours, day)
+        if window is not None:
+            open_, close = window
+            lo = -(-int((open_ - EPOCH).total_seconds()) // step)
+            hi = int((close - EPOCH).total_seconds() - minutes * 60) // step
+            found.update(range(lo, hi + 1))
+        day += timedelta(days=1)
+    return frozenset(found)
 
 
 def _slot(cohort: Cohort, index: int, start: datetime, end: datetime, lead: timedelta, free) -> Slot:
@@ -267,6 +293,8 @@ def _slot(cohort: Cohort, index: int, start: datetime, end: datetime, lead: time
         latest_due_day=latest,
         time_of_week=local.weekday() * 48 + local.hour * 2 + local.minute // 30,
         facilitators=free,
+        minutes=int((end - start).total_seconds()) // 60,
+        on_grid=start == grid_instant(index),
     )
 
 
@@ -277,26 +305,6 @@ def slot_at(problem: Problem, cohort: Cohort, start: datetime, facilitator: str)
     return _slot(cohort, grid_index(start), start, end, lead, (facilitator,))
 
 
-_inside_cache: dict[tuple, bool] = {}
-
-
-def inside_cached(person: Person, start: datetime, end: datetime) -> bool:
-    """`coverage.inside_hours`, remembered per (zone, hours, interval): profiles repeat across cohorts."""
-    return _inside_key((person.timezone, person.hours), person, grid_index(start), start, end)
-
-
-def _inside_key(key: tuple, person: Person, index: int, start: datetime, end: datetime) -> bool:
-    # keyed on cheap values (a grid index, not aware datetimes, whose hash needs a UTC offset)
-    full = (key, index, int((end - start).total_seconds()))
-    found = _inside_cache.get(full)
-    if found is None:
-        if len(_inside_cache) > 2_000_000:
-            _inside_cache.clear()
-        found = inside_hours(person, start, end)
-        _inside_cache[full] = found
-    return found
-
-
 @dataclass(frozen=True)
 class Profile:
     """Learners of one cohort who share a zone and working hours: they are covered by the same slots."""
@@ -304,19 +312,21 @@ class Profile:
     key: int
     person: Person  # a representative
     learners: tuple[str, ...]  # emails, sorted
-    zone_hours: tuple = ()
-    _seen: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    window: tuple[datetime, datetime] = (EPOCH, EPOCH)  # the cohort's window
+    _starts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def size(self) -> int:
         return len(self.learners)
 
     def inside(self, slot: Slot) -> bool:
-        found = self._seen.get(slot.index)
-        if found is None:
-            found = _inside_key(self.zone_hours, self.person, slot.index, slot.start, slot.end)
-            self._seen[slot.index] = found
-        return found
+        starts = self._starts.get(slot.minutes)
+        if starts is None:
+            starts = inside_starts(self.person.timezone, self.person.hours, *self.window, slot.minutes)
+            self._starts[slot.minutes] = starts
+        if not slot.on_grid:  # a published session off the grid (the planner never makes one)
+            return inside_hours(self.person, slot.start, slot.end)
+        return slot.index in starts
 
 
 def profiles(cohort: Cohort) -> tuple[Profile, ...]:
@@ -328,7 +338,7 @@ def profiles(cohort: Cohort) -> tuple[Profile, ...]:
     result = []
     for i, key in enumerate(sorted(groups, key=lambda k: (k[0], str(k[1])))):
         members = sorted(groups[key], key=lambda m: m.email)
-        result.append(Profile(i, members[0].person, tuple(m.email for m in members), key))
+        result.append(Profile(i, members[0].person, tuple(m.email for m in members), cohort_window(cohort)))
     return tuple(result)
 
 

@@ -1,69 +1,100 @@
-"""`solve(problem)`: build the CP-SAT model from `planner.rules.RULES`, run it, read back a Plan.
+"""`solve(problem, time_limit)`: the best valid plan found within the time limit.
 
-This module owns every solver setting. Runs are repeatable: the solver searches in deterministic
-(interleaved) mode and stops on a deterministic time budget, and everything is built in sorted order, so the
-same input and options give the same `plan_to_json`, byte for byte.
+This module is the planner's front door and owns every solver setting. It checks what needs no solver
+(`precheck`), runs the anytime search (`planner.search`: a constructive plan first, then CP-SAT models of
+single cohorts and of groups of cohorts that share facilitators), and reads the best plan out. The time limit
+is wall clock from the call, every step included. Runs stop on a deterministic work budget when the clock
+allows, so the same input and options give the same `plan_to_json`, byte for byte; the plan says which
+(`stopped_by`).
 
-Order of work: cheap pre-checks (clear reasons for the common impossible inputs); then the model with every
-session in the week the spread rule gives it; if that has no solution, the same model with every week a
-session could use; if that has none either, the wide model again with each rule group behind an enforcement
-literal, so the solver names a set of rule groups that cannot hold together.
+"No plan exists" is only said with a reason: from a pre-check, or from a proof (a cohort's model, or a
+component's, infeasible; the rule groups that cannot hold together named by assumption literals). When the
+time runs out before any plan is found, the error says what was tried.
 """
 
 from __future__ import annotations
 
-import math
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import timedelta
 
 from ortools.sat.python import cp_model
 
 from planner import weights
-from planner.coverage import cohort_window, describe_local, minutes_outside, zone
-from planner.hints import weekly_hint
-from planner.model import CohortModel, FixedSessionError, Vars, cohort_models
-from planner.plan import (
-    CohortPlan,
-    Module,
-    Penalty,
-    Plan,
-    PlanningError,
-    Section,
-    Session,
-    Status,
-)
+from planner.assignment import to_cohort_plan
+from planner.coverage import cohort_window, describe_local, inside_hours, minutes_outside, zone
+from planner.groups import GroupModel
+from planner.model import CohortModel, FixedSessionError
+from planner.plan import Component, Penalty, Plan, PlanningError, Session, Status, StoppedBy
 from planner.problem import Problem
-from planner.rules import RULES, Term
-from planner.slots import cohort_slots, due_instant, inside_cached, pack_units, prework_of
-
-# Deterministic-time units granted per second of time limit. Measured on 2 cores: a model of ~20k variables
-# does ~0.6 units per wall second after building; one of ~90k variables (scenario L) only ~0.3, and its
-# building and presolve take longer too. The budget is a function of the model, never of the clock.
-DETERMINISTIC_PER_SECOND = 0.6
-DETERMINISTIC_PER_SECOND_LARGE = 0.25
-LARGE_MODEL_VARIABLES = 40_000
-WALL_SAFETY = 4.0  # a wall-clock stop far behind the deterministic one, for very slow machines only
+from planner.search import Progress, Search
+from planner.slots import cohort_slots, pack_units
 
 
-def solve(problem: Problem, time_limit: float = 10.0, *, workers: int = 2, seed: int = 0) -> Plan:
+def solve(problem: Problem, time_limit: float = 10.0, *, workers: int | None = None, seed: int = 0,
+          progress: Callable[[Progress], None] | None = None, stop=None) -> Plan:
+    """The best plan found in `time_limit` seconds of wall clock (building, hints and every attempt included).
+
+    `workers`: CP-SAT workers (default: this machine's CPU count). `progress`: called with a `Progress` at
+    most a few times a second. `stop`: an object with `is_set()` (a `threading.Event`); when it is set the
+    search ends within about a second and the best plan so far is returned (`stopped_by` "cancelled").
+    Raises `PlanningError` when no plan exists (with the reason) or none was found in time (with what was
+    tried)."""
     began = time.monotonic()
     reasons = precheck(problem)
     if reasons:
         raise PlanningError(reasons)
     try:
-        plan = _attempt(problem, time_limit, workers, seed, narrow=True)
-        if plan is None:
-            plan = _attempt(problem, time_limit, workers, seed, narrow=False)
+        search = Search(problem, time_limit, workers or os.cpu_count() or 1, seed, progress, stop, began)
     except FixedSessionError as error:
         raise PlanningError(error.reasons) from None
-    if plan is None:
-        raise PlanningError(_explain(problem, time_limit, workers, seed))
-    if isinstance(plan, str):
-        raise PlanningError([plan])
+    search.run()
+    if search.infeasible:
+        raise PlanningError(_explain(problem, search.infeasible, began + time_limit))
+    missing = [name for name in search.order if name not in search.best]
+    if missing:
+        raise PlanningError(_not_found(problem, search, missing, time_limit, began))
+    plan = _plan(problem, search)
+    if progress is not None:
+        progress(Progress(round(time.monotonic() - began, 3), plan.objective, plan.bound, plan.coverage,
+                          search.solutions))
+    return replace(plan, wall_seconds=round(time.monotonic() - began, 3))
+
+
+def _plan(problem: Problem, search: Search) -> Plan:
+    cohorts, outside, soft = [], [], []
+    pairs = covered = objective = bound = 0
+    for cohort in problem.cohorts:
+        best = search.best[cohort.name]
+        cm = search.models[cohort.name]
+        cohort_plan = to_cohort_plan(problem.program, cm, best.result.assignment)
+        cohorts.append(cohort_plan)
+        people = {m.email: m.person for m in cohort.learners}
+        sections = {s.id: s.learners for s in cohort_plan.sections}
+        for session in sorted(cohort_plan.sessions, key=lambda x: (x.section, x.id)):
+            for email in sections[session.section]:
+                if not inside_hours(people[email], session.start, session.end):
+                    outside.append(outside_hours_penalty(people[email], session))
+        soft += best.result.penalties
+        pairs += best.pairs
+        covered += best.covered
+        objective += best.result.objective
+        bound += best.result.objective if cohort.name in search.proven else max(
+            search.bound[cohort.name], best.result.objective)
+    constructive = all(b.constructive for b in search.best.values())
+    if objective >= bound:
+        status, stopped = Status.OPTIMAL, StoppedBy.OPTIMAL
+    else:
+        status = Status.CONSTRUCTIVE if constructive else Status.FEASIBLE
+        stopped = (StoppedBy.CANCELLED if search.cancelled else StoppedBy.CLOCK if search.clock
+                   else StoppedBy.BUDGET)
+    components = tuple(Component(tuple(c), search.largest.get(c[0], 0)) for c in search.components)
     return Plan(
-        status=plan.status, objective=plan.objective, bound=plan.bound, coverage=plan.coverage,
-        cohorts=plan.cohorts, penalties=plan.penalties, wall_seconds=round(time.monotonic() - began, 3),
+        status=status, objective=objective, bound=max(bound, objective),
+        coverage=covered / pairs if pairs else 1.0, cohorts=tuple(cohorts), penalties=tuple(outside + soft),
+        stopped_by=stopped, components=components,
     )
 
 
@@ -136,180 +167,7 @@ def _prework_too_late(program, cohort, packing, slots) -> list[str]:
     return out
 
 
-# ------------------------------------------------------------------------------------------ one attempt
-
-
-class _Built:
-    def __init__(self, problem: Problem, narrow: bool, guarding: bool):
-        self.model = cp_model.CpModel()
-        self.cohorts = cohort_models(problem, narrow)
-        self.vars = Vars(self.model, problem, self.cohorts)
-        self.vars.guarding = guarding
-        self.terms: list[Term] = []
-        for rule in RULES:
-            self.terms.extend(rule.add(self.model, self.vars, problem))
-        self.model.maximize(sum(t.weight * t.var for t in self.terms))
-
-
-def _solver(time_limit: float, workers: int, seed: int, variables: int = 0) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    params = solver.parameters
-    params.num_workers = max(1, workers)
-    params.interleave_search = True
-    params.random_seed = seed
-    rate = DETERMINISTIC_PER_SECOND_LARGE if variables > LARGE_MODEL_VARIABLES else DETERMINISTIC_PER_SECOND
-    params.max_deterministic_time = max(0.1, time_limit * rate)
-    params.max_time_in_seconds = max(1.0, time_limit * WALL_SAFETY)
-    return solver
-
-
-def _attempt(problem: Problem, time_limit: float, workers: int, seed: int, narrow: bool):
-    built = _Built(problem, narrow, guarding=False)
-    _add_hints(problem, built)
-    solver = _solver(time_limit, workers, seed, len(built.model.proto.variables))
-    status = solver.solve(built.model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _read_plan(problem, built, solver, status)
-    if status == cp_model.INFEASIBLE:
-        return None
-    if narrow:
-        return None  # unknown: try the wider model, which may be easier to satisfy
-    return (
-        f"no plan found within the time limit of {time_limit:g} s (the solver neither found a plan nor proved "
-        f"that none exists); try a longer --time-limit"
-    )
-
-
-def _add_hints(problem: Problem, built: _Built) -> None:
-    """Start from the previous plan (re-plans) or else from the greedy baseline when it finds one."""
-    v = built.vars
-    if problem.previous is not None:
-        starts = {
-            (cm.index, s, k): prev for cm in built.cohorts for (s, k), prev in cm.previous.items()
-        }
-    else:
-        starts = weekly_hint(built.cohorts, problem.program)
-    partial: list[tuple[cp_model.IntVar, int]] = []
-    for cm, s, k, ch in v.all_choices():
-        wanted = starts.get((cm.index, s, k))
-        if wanted is not None:
-            partial.append((ch.var, int(ch.slot.start == wanted[0] and ch.facilitator == wanted[1])))
-    _complete_hint(built, partial)
-
-
-def _complete_hint(built: _Built, partial: list[tuple[cp_model.IntVar, int]]) -> None:
-    """Turn a hint on the start choices into a hint on every variable (a complete, feasible hint is the
-    solver's first solution): solve a copy with those choices fixed. Falls back to the partial hint."""
-    if not partial:
-        return
-    copy = built.model.clone()
-    for var, value in partial:
-        copy.add(copy.get_bool_var_from_proto_index(var.index) == value)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = 2.0
-    status = solver.solve(copy)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        for i in range(len(built.model.proto.variables)):
-            built.model.proto.solution_hint.vars.append(i)
-            built.model.proto.solution_hint.values.append(solver.value(copy.get_int_var_from_proto_index(i)))
-        return
-    for var, value in partial:
-        built.model.add_hint(var, value)
-
-
-# ------------------------------------------------------------------------------------------ reading back
-
-
-def _assign_learners(cm: CohortModel, solver: cp_model.CpSolver, v: Vars) -> dict[int, list[str]]:
-    """Learners of each profile into sections by the solved counts; re-plans keep people where they were."""
-    members: dict[int, list[str]] = {s: [] for s in range(cm.sections)}
-    for p in cm.profiles:
-        want = {s: solver.value(v.count(cm, p, s)) for s in range(cm.sections)}
-        left = []
-        for email in p.learners:
-            s = cm.previous_sections.get(email)
-            if s is not None and s in want and want[s] > 0:
-                members[s].append(email)
-                want[s] -= 1
-            else:
-                left.append(email)
-        for email in left:
-            s = next(s for s in range(cm.sections) if want[s] > 0)
-            members[s].append(email)
-            want[s] -= 1
-    return members
-
-
-def _read_plan(problem: Problem, built: _Built, solver: cp_model.CpSolver, status) -> Plan:
-    v = built.vars
-    program = problem.program
-    cohorts = []
-    penalties: list[Penalty] = []
-    pairs = covered_pairs = 0
-    people = {m.email: m.person for c in problem.cohorts for m in c.members}
-    for cm in built.cohorts:
-        members = _assign_learners(cm, solver, v)
-        sections, sessions = [], []
-        ends: dict[tuple[int, int], object] = {}
-        for s in range(cm.sections):
-            if not solver.value(v.used(cm, s)):
-                continue
-            section_id = cm.section_id(s)
-            learners = tuple(sorted(members[s]))
-            sections.append(Section(section_id, learners))
-            for k in range(cm.session_count):
-                chosen = next(ch for ch in v.choices(cm, s, k) if solver.value(ch.var))
-                prework = prework_of(program, cm.packing, cm.modules, k)
-                session = Session(
-                    id=cm.session_id(s, k), section=section_id, start=chosen.slot.start, end=chosen.slot.end,
-                    facilitator=chosen.facilitator, units=cm.packing.sessions[k], prework=tuple(prework),
-                )
-                sessions.append(session)
-                ends[s, k] = chosen.slot.end
-                for email in learners:
-                    person = people[email]
-                    pairs += 1
-                    if inside_cached(person, session.start, session.end):
-                        covered_pairs += 1
-                    else:
-                        penalties.append(outside_hours_penalty(person, session))
-        modules = _read_modules(problem, cm, solver, v, ends)
-        cohorts.append(CohortPlan(
-            name=cm.name,
-            sections=tuple(sections),
-            sessions=tuple(sorted(sessions, key=lambda x: (x.start, x.section, x.id))),
-            modules=tuple(sorted(modules, key=lambda m: (m.due, m.id))),
-        ))
-    penalties += _soft_penalties(built, solver)
-    objective = round(solver.objective_value)
-    bound = math.floor(solver.best_objective_bound + 1e-6)
-    if status == cp_model.OPTIMAL:
-        bound = objective
-    return Plan(
-        status=Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE,
-        objective=objective,
-        bound=max(bound, objective),
-        coverage=covered_pairs / pairs if pairs else 1.0,
-        cohorts=tuple(cohorts),
-        penalties=tuple(penalties),
-    )
-
-
-def _read_modules(problem: Problem, cm: CohortModel, solver, v: Vars, ends: dict) -> list[Module]:
-    """Modules fall due at 23:59 home time on their solved day; released at program start, or when the last
-    session (over all sections) of a live prerequisite ends."""
-    program_start = cohort_window(cm.cohort)[0]
-    modules = []
-    for i, spec in enumerate(cm.modules):
-        release = program_start
-        for required in problem.program.unit(spec.unit).requires:
-            if required in cm.packing.live:
-                k = cm.packing.last_session(required)
-                release = max([release] + [end for (_s, kk), end in sorted(ends.items()) if kk == k])
-        due = due_instant(cm.cohort, solver.value(v.due_day(cm, i)))
-        modules.append(Module(spec.id, spec.unit, spec.minutes, release, due))
-    return modules
+# ------------------------------------------------------------------------------------------ penalties
 
 
 def outside_hours_penalty(person, session: Session) -> Penalty:
@@ -342,39 +200,6 @@ def outside_hours_penalty(person, session: Session) -> Penalty:
     )
 
 
-def _soft_penalties(built: _Built, solver: cp_model.CpSolver) -> list[Penalty]:
-    """Every non-coverage soft term that costs something, named after its variable (its reason)."""
-    out = []
-    for term in built.terms:
-        if term.rule == "coverage":
-            continue
-        amount = solver.value(term.var)
-        if amount:
-            name = term.var.name if hasattr(term.var, "name") else term.rule
-            out.append(Penalty(rule=term.rule, weight=-term.weight, amount=int(amount), text=_describe(term.rule, name, amount)))
-    return out
-
-
-def _describe(rule: str, name: str, amount: int) -> str:
-    inside = name[name.find("[") + 1 : name.rfind("]")] if "[" in name else name
-    if rule == "extra_section":
-        return f"section {inside} runs in addition to the first one"
-    if rule == "uneven_rhythm":
-        later, earlier = inside.split(" vs ")
-        return f"{later} is not at the same weekday and time as {earlier} a week earlier"
-    if rule == "uneven_async_load":
-        return f"cohort {inside}: the busiest week has up to {amount * weights.ASYNC_PEAK_STEP} async minutes due"
-    if rule == "moved_session":
-        return f"{inside} moved from its time or facilitator in the previous plan"
-    if rule == "facilitator_change":
-        section, before, after = inside.split("|")
-        return f"section {section} changes facilitator between session {before} and {after}"
-    if rule == "facilitator_share":
-        cohort, email = inside.split("|")
-        more = "1 section" if amount == 1 else f"{amount} sections"
-        return f"{email} leads {more} of cohort {cohort} beyond a fair share among its facilitators"
-    return inside
-
 
 # ------------------------------------------------------------------------------------------ reasons
 
@@ -394,20 +219,36 @@ _RULE_TEXT = {
 }
 
 
-def _explain(problem: Problem, time_limit: float, workers: int, seed: int) -> list[str]:
-    built = _Built(problem, narrow=False, guarding=True)
-    guards = built.vars.guards
+def _explain(problem: Problem, names: list[str], deadline: float) -> list[str]:
+    """Cohorts with no plan (one alone, or a component together): ask their wide model, each rule group
+    behind an assumption literal, which groups cannot hold together."""
+    sub = replace(problem, cohorts=tuple(c for c in problem.cohorts if c.name in names))
+    group = GroupModel(sub, {c.name: False for c in sub.cohorts}, guarding=True)
+    guards = group.vars.guards
     labels = sorted(guards)
-    built.model.clear_objective()
-    built.model.add_assumptions([guards[label] for label in labels])
-    solver = _solver(time_limit, 1, seed)
-    solver.parameters.interleave_search = False
-    status = solver.solve(built.model)
+    group.model.clear_objective()
+    group.model.add_assumptions([guards[label] for label in labels])
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = max(1.0, deadline - time.monotonic())
+    status = solver.solve(group.model)
     if status != cp_model.INFEASIBLE:
-        return [f"no plan found within the time limit of {time_limit:g} s; try a longer --time-limit"]
+        who = ", ".join(repr(n) for n in names)
+        return [f"cohort(s) {who}: no plan exists with sessions in the weeks the spread rule gives them, and "
+                "none was found in the wider weeks within the time limit; try a longer --time-limit"]
     core = set(solver.sufficient_assumptions_for_infeasibility())
     chosen = [label for label in labels if guards[label].index in core] or labels
-    return [_reason(problem, built.cohorts, label) for label in chosen]
+    return [_reason(problem, group.cohorts, label) for label in chosen]
+
+
+def _not_found(problem: Problem, search: Search, missing: list[str], time_limit: float, began: float) -> list[str]:
+    names = ", ".join(repr(n) for n in missing)
+    return [
+        f"no plan found within the time limit of {time_limit:g} s for cohort(s) {names}: the constructive "
+        f"heuristic placed no plan for them (earliest and best starts, 1 and 2 sections, spread-rule and wide "
+        f"weeks) and the solver neither found one nor proved that none exists in "
+        f"{time.monotonic() - began:.1f} s; try a longer --time-limit"
+    ]
 
 
 def _reason(problem: Problem, cohorts: Iterable[CohortModel], label: str) -> str:
@@ -428,4 +269,4 @@ def _reason(problem: Problem, cohorts: Iterable[CohortModel], label: str) -> str
     return f"cohort {who!r}: {rule}: " + _RULE_TEXT[rule].format(**data)
 
 
-__all__ = ["solve", "precheck", "outside_hours_penalty"]
+__all__ = ["solve", "precheck", "outside_hours_penalty", "Progress"]

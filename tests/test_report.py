@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from planner_helpers import PLAN, PROBLEM
 
-from planner.plan import Penalty, Plan, Status
+from planner.plan import Penalty, Status, StoppedBy
 from planner.report import gap_percent, local_span, render_report
 
 
@@ -42,11 +42,14 @@ def test_columns_are_aligned():
     assert len(zone_columns) == 1
 
 
-def test_penalties_and_infeasible_plans():
+def test_penalties_and_how_the_search_stopped():
     plan = replace(PLAN, penalties=(Penalty("outside_hours", 3, 2, "B joins at 09:00 EST, 60 min before her day"),))
     assert "B joins at 09:00 EST, 60 min before her day" in render_report(PROBLEM, plan)
-    empty = Plan(Status.INFEASIBLE, 0, 0, 0.0, ())
-    assert "Status: infeasible" in render_report(PROBLEM, empty)
+    floor = replace(PLAN, status=Status.CONSTRUCTIVE, stopped_by=StoppedBy.CLOCK)
+    text = render_report(PROBLEM, floor)
+    assert "Status: constructive" in text and "wall-clock time limit" in text
+    assert "did not beat the constructive plan" in text
+    assert "deterministic work budget" in render_report(PROBLEM, replace(PLAN, stopped_by=StoppedBy.BUDGET))
 
 
 def test_local_span_and_gap():

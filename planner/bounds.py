@@ -1,0 +1,48 @@
+"""An upper bound on a cohort's objective that needs no solver.
+
+At session k, the learners of profile p can be covered only where some section's start suits them, so the
+cohort covers at most, over the session's candidate starts taken `sections` at a time, the learners some
+chosen start suits. Every other term of the objective is a penalty (<= 0). So
+
+    objective <= COVERED_PAIR * sum over sessions of max over (start_1 .. start_m) of covered learners
+
+exactly for one section, over pairs for two (as `rules._add_coverage_bounds` does inside the model), and
+for three or more sections counting every learner some candidate start suits. The run's bound is the sum
+over cohorts (cohorts interact only through shared facilitators, which can only lower what they score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner import weights
+from planner.model import CohortModel
+from planner.problem import Problem
+from planner.slots import slot_at, week_ranges
+
+
+def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
+    """The bound above for one cohort, its sessions in their spread-rule weeks (narrow) or in any week that
+    leaves room for the others; fixed sessions of a re-plan count at their published start."""
+    if not cm.session_count or not cm.profiles:
+        return 0
+    sizes = np.array([p.size for p in cm.profiles], dtype=np.int64)
+    ranges = week_ranges(cm.session_count, cm.cohort.weeks, problem.program.live_sessions_per_week, narrow)
+    total = 0
+    for k, (lo, hi) in enumerate(ranges):
+        candidates = [slot for slot in cm.slots if lo <= slot.week <= hi]
+        candidates += [slot_at(problem, cm.cohort, start, email) for (_s, kk), (start, email) in cm.fixed.items()
+                       if kk == k]
+        if not candidates:
+            continue
+        patterns = np.unique(np.array([[p.inside(slot) for p in cm.profiles] for slot in candidates], dtype=bool),
+                             axis=0)
+        if cm.sections == 1:
+            best = int((patterns * sizes).sum(axis=1).max())
+        elif cm.sections == 2 and len(patterns) <= 2_000:
+            either = patterns[:, None, :] | patterns[None, :, :]
+            best = int((either * sizes).sum(axis=2).max())
+        else:
+            best = int((patterns.any(axis=0) * sizes).sum())
+        total += best
+    return weights.COVERED_PAIR * total

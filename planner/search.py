@@ -1,0 +1,370 @@
+"""The anytime search behind `solve`: a valid plan first, then better ones until the time limit.
+
+1. **Constructive plan** (`planner.construct`): cohort by cohort, facilitators booked first come. It is the
+   floor: every later step starts from the current plan and keeps a change only when it scores higher.
+2. **Components.** Cohorts that share no facilitator, directly or through other cohorts, never interact;
+   each component is planned on its own, so no model ever holds more than one component.
+3. **Bounds** without a solver (`planner.bounds`), tightened by every solve that proves one.
+4. **One solve per cohort**, by model size: a cohort alone in its component is solved as itself (its whole
+   share of the budget); a cohort that shares facilitators is solved with the others' current sessions
+   taken ("fit"). A component where some cohort fits nowhere is solved as one model, which either finds a
+   plan or proves there is none.
+5. **Large-neighbourhood search.** The cohort furthest from its bound, with the cohorts that share most of
+   its facilitators (as many as a model of bounded size holds), is solved again with the rest held; the
+   result is kept when better. Until every cohort is at its bound, nothing is left to try, the
+   deterministic budget is spent, or the clock runs out.
+
+Every solve starts from a complete hint of the current plan, stops on a deterministic budget (repeatable)
+and on what is left of the wall clock (a promise); `stopped_by` says which ended the search.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from planner import weights
+from planner.assignment import covered_pairs
+from planner.bounds import coverage_bound
+from planner.construct import construct_cohort, span_of
+from planner.groups import CohortResult, GroupModel, Limits, Outcome
+from planner.model import CohortModel, cohort_models
+from planner.problem import Problem
+
+# Deterministic work the search may do per second of time limit, and what building a model counts for. Set
+# so that on a 2-core machine the budget, not the clock, normally ends the search (docs/benchmarks.md).
+DETERMINISTIC_PER_SECOND = 0.7
+BUILD_PER_VARIABLE = 2e-5
+FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort), by model size
+MAX_GROUP_COHORTS = 6
+MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
+RESERVE = 0.03  # of the limit, kept back for reading the plan out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What `solve` reports while it runs (at most a few times a second, and once at the end)."""
+
+    elapsed: float  # seconds since the call
+    objective: int  # of the best plan so far
+    bound: int  # no plan scores more than this
+    coverage: float  # of the best plan so far
+    solutions: int  # improving plans found so far (the constructive plan is the first)
+
+
+@dataclass
+class _Best:
+    result: CohortResult
+    pairs: int
+    covered: int
+    constructive: bool
+
+
+class Search:
+    def __init__(self, problem: Problem, time_limit: float, workers: int, seed: int,
+                 progress: Callable[[Progress], None] | None, stop, began: float):
+        self.problem = problem
+        self.limit = time_limit
+        self.began = began
+        self.deadline = began + time_limit * (1 - RESERVE)
+        self.total = time_limit * DETERMINISTIC_PER_SECOND
+        self.left = self.total
+        self.workers, self.seed = workers, seed
+        self.progress, self.stop = progress, stop
+        self.models: dict[str, CohortModel] = {cm.name: cm for cm in cohort_models(problem, True)}
+        self.order = [c.name for c in problem.cohorts]
+        self.people = {m.email: m.person for c in problem.cohorts for m in c.members}
+        self.span = span_of(problem)
+        self.best: dict[str, _Best] = {}
+        self.bound: dict[str, int] = {}  # per cohort: no plan of it scores more (set once its mode is known)
+        self.proven: set[str] = set()  # cohorts whose whole component is proven optimal
+        self.infeasible: list[str] = []  # cohorts with no plan even alone (proven)
+        self.largest: dict[str, int] = {}
+        self.components = self._components()
+        self.clock = self.cancelled = False
+        self.solutions = 0
+        self._reported = 0.0
+
+    # ------------------------------------------------------------------------------------------ the steps
+
+    def run(self) -> None:
+        self._construct()
+        for name, cm in self.models.items():
+            best = self.best.get(name)
+            self.bound[name] = coverage_bound(self.problem, cm, best.result.narrow if best else False)
+        self.solutions = 1 if self.best else 0
+        self._report(force=True)
+        sizes = {name: max(1, self._choices(cm)) for name, cm in self.models.items()}
+        first_pass = self.total * FIRST_PASS_SHARE
+        for component in self.components:
+            for name in component:
+                if self._out():
+                    break
+                share = sizes[name] / sum(sizes.values())
+                if len(component) == 1:  # its only solve: its whole share
+                    self._alone(name, self.total * share)
+                else:
+                    self._fit(name, first_pass * share)
+            if self.infeasible:
+                return
+            if len(component) > 1:
+                self._joint(component)
+                if self.infeasible:
+                    return
+        self._neighbourhoods()
+
+    def _construct(self) -> None:
+        """The constructive plan; cohorts it cannot place go first in a second try."""
+        failed = self._construct_in(self.order)
+        if failed:
+            retry = failed + [n for n in self.order if n not in failed]
+            kept = dict(self.best)
+            self.best.clear()
+            if len(self._construct_in(retry)) >= len(failed):
+                self.best = kept
+
+    def _construct_in(self, order: list[str]) -> list[str]:
+        taken: dict[str, set[int]] = {}
+        failed = []
+        for name in order:
+            cm = self.models[name]
+            found = construct_cohort(self.problem, cm, taken)
+            if found is None:
+                failed.append(name)
+                continue
+            assignment, narrow = found
+            for email, points in assignment.points(self.span).items():
+                taken.setdefault(email, set()).update(points)
+            pairs, covered = covered_pairs(cm, assignment, self.people)
+            rough = weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (len(assignment.sections) - 1)
+            self.best[name] = _Best(CohortResult(assignment, narrow, rough, (), exact=False), pairs, covered, True)
+        return failed
+
+    def _alone(self, name: str, share: float) -> None:
+        """Step 4 for a cohort alone in its component: narrow weeks first, wide when narrow has no plan."""
+        current = self.best.get(name)
+        outcome = self._solve([name], {name: True}, taken=None, deterministic=share)
+        if outcome.status == "infeasible":
+            outcome = self._solve([name], {name: False}, taken=None, deterministic=share)
+            if outcome.status == "infeasible":
+                if current is None:
+                    self.infeasible.append(name)
+                return
+        if outcome.bound is not None:
+            self.bound[name] = min(self.bound[name], outcome.bound) if outcome.status != "optimal" else outcome.bound
+        scored = outcome.current.get(name)
+        if current is not None and scored is not None and not current.result.exact:
+            # the same plan, now with the model's exact score (the cohort's terms do not depend on others)
+            self.best[name] = _Best(scored, current.pairs, current.covered, current.constructive)
+        result = outcome.results.get(name)
+        if result is None:
+            return
+        self._offer({name: result}, outcome.from_current)
+        if outcome.status == "optimal":
+            self.proven.add(name)
+
+    def _fit(self, name: str, share: float) -> None:
+        """Step 4: the cohort's best plan beside the others' current sessions (their time taken)."""
+        taken = self._taken(exclude={name})
+        current = self.best.get(name)
+        narrow = {name: current.result.narrow if current else True}
+        outcome = self._solve([name], narrow, taken, share)
+        if outcome.status == "infeasible" and narrow[name]:
+            outcome = self._solve([name], {name: False}, taken, share)
+        if outcome.results:
+            self._offer(outcome.results, outcome.from_current)
+
+    def _joint(self, component: list[str]) -> None:
+        """Cohorts that fit nowhere beside the others: the whole component in one model, with what the
+        clock leaves. Proven infeasible there means no plan exists."""
+        missing = [n for n in component if n not in self.best]
+        if not missing:
+            return
+        budget = max(self.left, self._slice())
+        for narrow in (True, False):
+            outcome = self._solve(component, {n: narrow for n in component}, None, budget, spend_anyway=True)
+            if outcome.results:
+                self._offer(outcome.results)
+                return
+            if outcome.status != "infeasible":
+                return
+        self.infeasible = list(component)
+
+    def _neighbourhoods(self) -> None:
+        """Step 5: re-solve the cohort furthest from its bound with the cohorts sharing its facilitators."""
+        tried: dict[tuple, float] = {}
+        while not self._out():
+            picked = None
+            for name in sorted(self.best, key=lambda n: (-self._gap(n), self.order.index(n))):
+                if self._gap(name) <= 0:
+                    break
+                if name in self.proven:
+                    continue
+                group = self._group(name)
+                key = (tuple(group), tuple(self._version(n) for n in self._around(group)))
+                if tried.get(key, 0.0) * 2 <= self.left and tried.get(key, 0.0) < self.total:
+                    picked = (group, key)
+                    break
+            if picked is None:
+                return
+            group, key = picked
+            deterministic = min(self.left, max(self._slice(), 2 * tried.get(key, 0.0)))
+            tried[key] = deterministic
+            narrow = {n: self.best[n].result.narrow for n in group}
+            outcome = self._solve(group, narrow, self._taken(exclude=set(group)), deterministic)
+            if outcome.results:
+                self._offer(outcome.results, outcome.from_current)
+            component = self._component_of(group[0])
+            if outcome.status == "optimal" and set(group) == set(component):
+                self.proven.update(group)
+
+    # ------------------------------------------------------------------------------------------ solving
+
+    def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float,
+               spend_anyway: bool = False) -> Outcome:
+        sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
+        wall = self.deadline - time.monotonic()
+        if wall <= 0 or (deterministic <= 0 and not spend_anyway):
+            self.clock = self.clock or wall <= 0
+            return Outcome("unknown", {}, None, 0, 0.0)
+        group = GroupModel(sub, narrow, taken)
+        for name in names:
+            self.largest[self._component_key(name)] = max(self.largest.get(self._component_key(name), 0),
+                                                         group.variables)
+        self.left -= group.variables * BUILD_PER_VARIABLE
+        hinted = group.hint({n: b.result.assignment for n, b in self.best.items() if n in names})
+        others = sum(b.result.objective for n, b in self.best.items() if n not in names)
+
+        def on_solution(objective: int) -> None:
+            self._report(objective=others + objective)
+
+        allowed = deterministic if spend_anyway else min(deterministic, self.left)
+        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(),
+                        self.workers, self.seed)
+        outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted)
+        if not outcome.results and outcome.current:
+            outcome.results = dict(outcome.current)  # no better plan: at least the current ones, scored exactly
+        self.left -= outcome.deterministic
+        self.clock |= outcome.clock
+        self.cancelled |= outcome.cancelled
+        return outcome
+
+    def _offer(self, results: dict[str, CohortResult], from_current: bool = False) -> bool:
+        """Keep the results when, together, they score more than the current plans of those cohorts. A solve
+        that started from the current plans (`from_current`) is never worse: it also replaces a rough score
+        with the model's exact one."""
+        before = sum(self.best[n].result.objective for n in results if n in self.best)
+        missing = [n for n in results if n not in self.best]
+        after = sum(r.objective for r in results.values())
+        if not missing and not from_current and after <= before:
+            return False
+        for name, result in results.items():
+            pairs, covered = covered_pairs(self.models[name], result.assignment, self.people)
+            self.best[name] = _Best(result, pairs, covered, False)
+        self.solutions += 1
+        self._report()
+        return True
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _out(self) -> bool:
+        if self.stop is not None and self.stop.is_set():
+            self.cancelled = True
+        if time.monotonic() >= self.deadline:
+            self.clock = True
+        return self.cancelled or self.clock or self.left <= 0
+
+    def _slice(self) -> float:
+        return max(0.2, self.total / 20)
+
+    def _gap(self, name: str) -> int:
+        best = self.best.get(name)
+        return self.bound[name] - best.result.objective if best else self.bound[name]
+
+    def _version(self, name: str):
+        best = self.best.get(name)
+        return None if best is None else best.result.objective
+
+    def _taken(self, exclude: set[str]) -> dict[str, set[int]]:
+        taken: dict[str, set[int]] = {}
+        for name, best in self.best.items():
+            if name not in exclude:
+                for email, points in best.result.assignment.points(self.span).items():
+                    taken.setdefault(email, set()).update(points)
+        return taken
+
+    @staticmethod
+    def _choices(cm: CohortModel) -> int:
+        per_week: dict[int, int] = {}
+        for slot in cm.slots:
+            per_week[slot.week] = per_week.get(slot.week, 0) + len(slot.facilitators)
+        return sum(per_week.get(lo, 0) for lo, _hi in cm.weeks) * cm.sections
+
+    def _facilitators(self, name: str) -> set[str]:
+        return {f.email for f in self.models[name].cohort.facilitators}
+
+    def _components(self) -> list[list[str]]:
+        """Cohorts linked by shared facilitators, each list in input order, components by first cohort."""
+        parent = {name: name for name in self.order}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        first_of: dict[str, str] = {}
+        for name in self.order:
+            for email in sorted(self._facilitators(name)):
+                if email in first_of:
+                    parent[root(name)] = root(first_of[email])
+                else:
+                    first_of[email] = name
+        groups: dict[str, list[str]] = {}
+        for name in self.order:
+            groups.setdefault(root(name), []).append(name)
+        return list(groups.values())
+
+    def _component_of(self, name: str) -> list[str]:
+        return next(c for c in self.components if name in c)
+
+    def _component_key(self, name: str) -> str:
+        return self._component_of(name)[0]
+
+    def _group(self, name: str) -> list[str]:
+        """The cohort and the cohorts sharing most of its facilitators, while the model stays small."""
+        mine = self._facilitators(name)
+        neighbours = [n for n in self._component_of(name) if n != name and self._facilitators(n) & mine]
+        neighbours.sort(key=lambda n: (-len(self._facilitators(n) & mine), -self._gap(n), self.order.index(n)))
+        group, size = [name], self._choices(self.models[name])
+        for n in neighbours:
+            more = self._choices(self.models[n])
+            if len(group) >= MAX_GROUP_COHORTS or size + more > MAX_GROUP_CHOICES:
+                break
+            group.append(n)
+            size += more
+        return sorted(group, key=self.order.index)
+
+    def _around(self, group: list[str]) -> list[str]:
+        """The group and every cohort sharing a facilitator with it: what a re-solve depends on."""
+        emails = set().union(*(self._facilitators(n) for n in group))
+        return [n for n in self.order if n in group or self._facilitators(n) & emails]
+
+    def _report(self, objective: int | None = None, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._reported < 0.25:
+            return
+        self._reported = now
+        pairs = sum(b.pairs for b in self.best.values())
+        covered = sum(b.covered for b in self.best.values())
+        current = sum(b.result.objective for b in self.best.values())
+        self.progress(Progress(
+            elapsed=round(now - self.began, 3),
+            objective=max(current, objective) if objective is not None else current,
+            bound=sum(self.bound.values()),
+            coverage=covered / pairs if pairs else 1.0,
+            solutions=self.solutions,
+        ))
