@@ -15,7 +15,9 @@ import anyio
 
 from models.migrate import upgrade
 from models.tables import AsyncModule, Attendance, Cohort, LiveSession, Membership, ModuleCompletion, Person
-from server.importing import UserError, import_problem, write_transaction
+from server.db import write_transaction
+from server.errors import UserError
+from server.importing import import_problem
 from server.passwords import hash_password, verify_password
 from server.planning import create_run, finish_run, problem_from_db, publish_run
 

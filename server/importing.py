@@ -17,33 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from piccolo.engine import engine_finder
-from piccolo.engine.sqlite import TransactionType
-
-from models.engine import is_sqlite
 from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
 from planner import problem as p
 from planner.problem import WEEKDAYS
+from server.db import write_transaction
+from server.errors import UserError
 
 ROLE_RANK = {"learner": 0, "manager": 1, "facilitator": 2, "designer": 3}
-
-
-class UserError(Exception):
-    """Something the user can fix; the CLI prints it as one line and the web shows it as a message."""
-
-    cadence_user_error = True
 
 
 @dataclass(frozen=True)
 class Imported:
     program_id: int
     cohort_ids: list[int]
-
-
-def write_transaction():
-    """A transaction that reads then writes. SQLite needs IMMEDIATE for that under concurrency."""
-    engine = engine_finder()
-    return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
 
 
 def hours_text(hours: p.WorkingHours) -> tuple[str, str, str]:

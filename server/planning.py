@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
+from models.json_value import json_value
 from models.tables import (
     Absence,
     AsyncModule,
@@ -31,7 +32,8 @@ from planner import plan as pl
 from planner import problem as p
 from planner.coverage import cohort_window
 from planner.loading import working_hours
-from server.importing import UserError, write_transaction
+from server.db import write_transaction
+from server.errors import UserError
 
 
 def utc_words(instant: datetime) -> str:
@@ -92,7 +94,7 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
             timezone=row["timezone"],
             max_sections=row["max_sections"],
             min_section_size=row["min_section_size"],
-            blackout=tuple(date.fromisoformat(day) for day in _json_list(row["blackout"])),
+            blackout=tuple(date.fromisoformat(day) for day in json_value(row["blackout"], [])),
         )
         for row in cohorts
     )
@@ -186,14 +188,6 @@ def past_as_busy(
         if cursor < now:
             busy.append(p.Busy(email=email, start=cursor, end=now, reason="already past"))
     return tuple(b for b in busy if b.start < b.end)
-
-
-def _json_list(value) -> list:
-    if isinstance(value, str):  # Piccolo returns JSON columns as text on some engines
-        import json
-
-        return json.loads(value or "[]")
-    return list(value or [])
 
 
 async def _cohort_rows(cohort_ids: list[int]) -> list[dict]:
@@ -560,12 +554,7 @@ async def publish_run(run_id: int, *, now: datetime, published_by: int | None) -
         raise UserError(f"no planner run {run_id}")
     if run["status"] != PlannerRun.Status.done:
         raise UserError(f"planner run {run_id} has no plan to publish (it is {run['status']})")
-    result = run["result"]
-    if isinstance(result, str):
-        import json
-
-        result = json.loads(result)
-    plan = pl.plan_from_dict(result)
+    plan = pl.plan_from_dict(json_value(run["result"], {}))
     names = [c.name for c in plan.cohorts]
     rows = await Cohort.select(Cohort.id).where(Cohort.name.is_in(names) & (Cohort.program == run["program"]))
     changes = await publish_plan(plan, [r["id"] for r in rows], now=now, published_by=published_by)

@@ -18,7 +18,8 @@ from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequire
 from planner.errors import InputError
 from planner.loading import load_problem
 from planner.plan import CohortPlan, Plan, Portion, Section, Session, Status
-from server.importing import UserError, import_files, import_problem
+from server.errors import UserError
+from server.importing import import_files, import_problem
 from server.passwords import hash_password, verify_password
 from server.planning import publish_plan
 

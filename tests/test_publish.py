@@ -23,7 +23,8 @@ from planner.coverage import cohort_window
 from planner.plan import CohortPlan, Module, Plan, Portion, Session, Status
 from planner.plan import Section as PlanSection
 from planner.problem import FixedSession
-from server.importing import UserError, import_problem
+from server.errors import UserError
+from server.importing import import_problem
 from server.planning import problem_from_db, publish_plan, published_plan
 
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday

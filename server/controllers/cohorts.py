@@ -10,12 +10,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from models.json_value import json_value
 from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, Program
 from server import absences
 from server.auth import designer_only
 from server.controllers.forms import Form, page_or_fragment
 from server.controllers.profile import DAY_NAMES, format_days
-from server.importing import ROLE_RANK, write_transaction
+from server.db import write_transaction
+from server.importing import ROLE_RANK
 
 MEMBER_ROLES = tuple(role.value for role in Membership.Role)
 
@@ -136,7 +138,7 @@ class CohortController(Controller):
         cohort = await cohort_or_404(cohort_id)
         runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
             PlannerRun.id, ascending=False).limit(20)
-        runs = [r for r in runs if cohort["name"] in (r["cohort_names"] or [])][:5]
+        runs = [r for r in runs if cohort["name"] in json_value(r["cohort_names"], [])][:5]
         facilitators = await cohort_facilitators(cohort_id)
         context = {
             "cohort": cohort,

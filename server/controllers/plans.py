@@ -18,6 +18,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from models.json_value import json_value
 from models.tables import Cohort, Person, PlannerRun
 from planner import plan as pl
 from planner import problem as p
@@ -25,7 +26,7 @@ from planner.coverage import minutes_outside, program_week
 from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.importing import UserError
+from server.errors import UserError
 from server.planning import create_run, finish_run, planner_person, problem_from_db, publish_run
 from server.templating import local_text, utc_text
 
@@ -115,19 +116,11 @@ async def run_or_404(run_id: int) -> dict:
     return row
 
 
-def _json(value):
-    if isinstance(value, str):  # JSON columns come back as text on some engines
-        import json
-
-        return json.loads(value)
-    return value
-
-
 async def result_context(run: dict, viewer_zone: str) -> dict:
     """Everything the result fragment shows, from the run row and the people it names."""
-    run["result"] = _json(run["result"]) or {}
-    run["changes"] = _json(run["changes"]) or []
-    run["cohort_names"] = _json(run["cohort_names"]) or []
+    run["result"] = json_value(run["result"], {})
+    run["changes"] = json_value(run["changes"], [])
+    run["cohort_names"] = json_value(run["cohort_names"], [])
     cohort_rows = await Cohort.select().where(
         Cohort.name.is_in(run["cohort_names"] or [""]) & (Cohort.program == run["program"]))
     context: dict = {"run": run, "cohort_rows": cohort_rows, "plan": None, "weeks": [], "reasons": [],

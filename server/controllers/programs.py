@@ -13,7 +13,9 @@ from models.tables import Cohort, Program, Unit, UnitRequirement
 from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form, page_or_fragment
-from server.importing import UserError, import_problem, write_transaction
+from server.db import write_transaction
+from server.errors import UserError
+from server.importing import import_problem
 
 MODES = tuple(mode.value for mode in Unit.Mode)
 SETTINGS = (  # field, label, low, high, default
