@@ -14,8 +14,9 @@ from models.json_value import json_value
 from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, Program
 from server import absences
 from server.auth import designer_only
-from server.controllers.forms import Form, page_or_fragment
+from server.controllers.forms import Form
 from server.controllers.profile import DAY_NAMES, format_days
+from server.controllers.requests import is_htmx, page_or_fragment
 from server.db import write_transaction
 from server.importing import ROLE_RANK
 
@@ -231,7 +232,7 @@ class CohortController(Controller):
         await cohort_or_404(cohort_id)
         if not await absences.delete_of(absence_id, [f["id"] for f in await cohort_facilitators(cohort_id)]):
             raise NotFoundException(f"no absence {absence_id} of a facilitator of this cohort")
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             context = await self._cohort_context(cohort_id, absence_deleted=True)
             return Template("designer/absences.html", context=context)
         return Redirect(f"/cohorts/{cohort_id}#absences", status_code=303)

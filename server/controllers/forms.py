@@ -8,7 +8,6 @@ from datetime import date
 from zoneinfo import available_timezones
 
 from litestar import Request
-from litestar.response import Template
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -97,10 +96,3 @@ class Form:
     def ok(self) -> bool:
         return not self.errors
 
-
-def page_or_fragment(request: Request, page: str, fragment: str, context: dict, *, failed: bool) -> Template:
-    """The whole page for a plain form post (400 when it failed), just the fragment for htmx (always 200:
-    htmx 2 does not swap error statuses by default, and the fragment carries the messages)."""
-    if request.headers.get("hx-request") == "true":
-        return Template(fragment, context=context, status_code=200)
-    return Template(page, context=context, status_code=400 if failed else 200)

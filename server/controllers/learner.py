@@ -13,8 +13,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server import readiness
 from server.auth import role_guard
+from server.controllers.requests import is_htmx, now
+from server.services import learning
 
 
 async def calendar_context(person: Person) -> dict:
@@ -32,7 +33,7 @@ class LearnerController(Controller):
     @get("/")
     async def page(self, request: Request) -> Template:
         me: Person = request.user
-        schedule = await readiness.learner_schedule(me.id, now=readiness.utc_now())
+        schedule = await learning.learner_schedule(me.id, now=now(request))
         return Template("learner/page.html", context={"schedule": schedule, **await calendar_context(me)})
 
     @post("/modules/{module_id:int}/done", status_code=200)
@@ -46,11 +47,11 @@ class LearnerController(Controller):
 
 async def _set_done(request: Request, module_id: int, done: bool) -> Response:
     me: Person = request.user
-    now = readiness.utc_now()
-    module = await readiness.set_module_done(me.id, module_id, done, now=now)
+    at = now(request)
+    module = await learning.set_module_done(me.id, module_id, done, now=at)
     if module is None:
         raise NotFoundException()
-    if not request.htmx:
+    if not is_htmx(request):
         return Redirect(f"/learner#module-{module_id}", status_code=303)
-    schedule = await readiness.learner_schedule(me.id, now=now)
+    schedule = await learning.learner_schedule(me.id, now=at)
     return Template("learner/_module_changed.html", context={"module": module, "schedule": schedule})

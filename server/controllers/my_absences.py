@@ -14,6 +14,7 @@ from models.tables import Person
 from server import absences
 from server.auth import role_guard
 from server.controllers.forms import Form
+from server.controllers.requests import is_htmx
 from server.feeds import feed_context
 
 RECORDS_ABSENCES = frozenset({Person.Role.facilitator.value, Person.Role.designer.value})
@@ -56,7 +57,7 @@ async def _answer(request: Request, me: Person, *, errors: dict | None = None, *
     """htmx gets the region (200, messages inside); a plain post goes back to the profile, or gets the whole
     profile page with the messages (400)."""
     away = await away_context(me, errors=errors or {}, **extra)
-    if request.headers.get("hx-request") == "true":
+    if is_htmx(request):
         return Template("partials/my_absences.html", context={"away": away})
     if not errors:
         return Redirect("/profile#away", status_code=303)

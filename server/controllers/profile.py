@@ -14,6 +14,7 @@ from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
 from server.auth import signed_in
 from server.controllers.my_absences import away_context
+from server.controllers.requests import is_htmx
 from server.feeds import feed_context
 
 DAY_NAMES = WEEKDAYS
@@ -88,9 +89,9 @@ class ProfileController(Controller):
             }).where(Person.id == me.id)
             me.timezone = values["timezone"]
         context = {"values": values, "errors": errors, "saved": not errors}
-        if not request.htmx:
+        if not is_htmx(request):
             context["feed"] = await feed_context(me)
             context["away"] = await away_context(me)
-        template = "partials/profile_form.html" if request.htmx else "profile.html"
-        status = 200 if request.htmx or not errors else 400
+        template = "partials/profile_form.html" if is_htmx(request) else "profile.html"
+        status = 200 if is_htmx(request) or not errors else 400
         return Template(template, context=context, status_code=status)

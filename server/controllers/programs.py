@@ -12,7 +12,8 @@ from litestar.response import Redirect, Template
 from models.tables import Cohort, Program, Unit, UnitRequirement
 from planner.errors import InputError
 from server.auth import designer_only
-from server.controllers.forms import Form, page_or_fragment
+from server.controllers.forms import Form
+from server.controllers.requests import is_htmx, page_or_fragment
 from server.db import write_transaction
 from server.errors import UserError
 from server.importing import import_problem
@@ -221,7 +222,7 @@ class ProgramController(Controller):
                 program_id, unit_errors={"title": "A cohort of this program is published; its units cannot change now."})
             return page_or_fragment(request, "designer/program.html", "designer/units.html", context, failed=True)
         await Unit.delete().where((Unit.id == unit_id) & (Unit.program == program_id))
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             return Template("designer/units.html", context=await self._program_context(program_id))
         return Redirect(f"/programs/{program_id}", status_code=303)
 
