@@ -1,5 +1,5 @@
 """Facilitators' absences: read from a form as whole days in the facilitator's own zone, stored as UTC instants,
-listed for the pages. Re-plans treat them as busy time (`server.planning.absences_as_busy`).
+listed for the pages. Re-plans treat them as busy time (`server.services.planning.absences_as_busy`).
 
 An absence of days `first`..`last` runs from local midnight starting `first` to local midnight after `last`.
 """
