@@ -19,11 +19,9 @@ from pathlib import Path
 
 from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
 from planner import problem as p
-from planner.problem import WEEKDAYS
 from server.db import write_transaction
 from server.errors import UserError
-
-ROLE_RANK = {"learner": 0, "manager": 1, "facilitator": 2, "designer": 3}
+from server.services.people import ROLE_RANK, work_days_text
 
 
 @dataclass(frozen=True)
@@ -34,13 +32,7 @@ class Imported:
 
 def hours_text(hours: p.WorkingHours) -> tuple[str, str, str]:
     """WorkingHours -> the Person row's (work_start, work_end, work_days) texts."""
-    return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), days_text(hours.days)
-
-
-def days_text(days: frozenset[int]) -> str:
-    if days == frozenset(range(5)):
-        return "Mon-Fri"
-    return ",".join(WEEKDAYS[day] for day in sorted(days))
+    return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), work_days_text(hours.days)
 
 
 async def import_problem(problem: p.Problem) -> Imported:

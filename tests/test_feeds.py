@@ -24,7 +24,8 @@ from feed_helpers import (
 )
 
 from models.tables import AsyncModule, Cohort, LiveSession, Person, SessionPrework, SessionUnit
-from server.feeds import build_feed, not_modified
+from server.controllers.feeds import not_modified
+from server.services.feeds import build_feed
 from server.services.publishing import publish_plan
 
 pytestmark = pytest.mark.anyio

@@ -14,15 +14,9 @@ from litestar.response import Redirect, Template
 
 from models.tables import Person
 from server.auth import role_guard
-from server.controllers.requests import is_htmx, now
+from server.controllers.requests import is_htmx, now, settings
 from server.services import learning
-
-
-async def calendar_context(person: Person) -> dict:
-    """What partials/feed_link.html (the feeds area's box) expects: `feed`."""
-    from server.feeds import feed_context
-
-    return {"feed": await feed_context(person)}
+from server.services.feeds import feed_box
 
 
 class LearnerController(Controller):
@@ -34,7 +28,8 @@ class LearnerController(Controller):
     async def page(self, request: Request) -> Template:
         me: Person = request.user
         schedule = await learning.learner_schedule(me.id, now=now(request))
-        return Template("learner/page.html", context={"schedule": schedule, **await calendar_context(me)})
+        feed = await feed_box(me.id, settings(request), now=now(request))
+        return Template("learner/page.html", context={"schedule": schedule, "feed": feed})
 
     @post("/modules/{module_id:int}/done", status_code=200)
     async def done(self, request: Request, module_id: FromPath[int]) -> Response:
