@@ -306,3 +306,14 @@ def test_infeasible_plan_shows_the_reasons(designer):
     assert "No plan satisfies every rule" in page.text
     assert all(str(escape(reason)) in page.text for reason in reasons)
     assert "Publish this plan" not in page.text
+
+
+def test_program_form_limits_are_the_program_files(designer):
+    """The file loader needs weekly_async_minutes >= 1 and live sessions of 1-600 minutes; so does the form."""
+    with web_client() as client:
+        sign_in(client, designer.email)
+        zero = post_form(client, "/programs", {"name": "Zero", "slug": "zero", "weekly_async_minutes": "0"})
+        assert zero.status_code == 400 and "Async minutes per week must be between 1 and 10080" in zero.text
+        long = post_form(client, "/programs", {"name": "Long", "slug": "long", "live_minutes": "600"})
+        assert long.status_code == 303
+    assert run(Program.select(Program.live_minutes).where(Program.slug == "long").first())["live_minutes"] == 600
