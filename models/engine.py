@@ -1,12 +1,21 @@
-"""Build a Piccolo engine from CADENCE_DATABASE_URL."""
+"""Build a Piccolo engine from CADENCE_DATABASE_URL (read here, so the database layer needs no web settings)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+
+DEFAULT_DATABASE_URL = "sqlite:///cadence.db"
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """CADENCE_DATABASE_URL, or the demo's SQLite file in the working directory."""
+    return (os.environ if env is None else env).get("CADENCE_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def engine_from_url(url: str):

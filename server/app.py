@@ -30,6 +30,8 @@ from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
 from server.auth import LoadUserMiddleware, signin_url
+from server.controllers.requests import is_htmx
+from server.services.clock import Clock, utc_now
 from server.session_store import DatabaseStore, RotatingSessionConfig
 from server.settings import ConfigError, Settings
 from server.templating import register
@@ -73,21 +75,17 @@ async def _database(app: Litestar) -> AsyncGenerator[None, None]:
 # --- error pages ------------------------------------------------------------------------------------------
 
 
-def _wants_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return Template(
         "errors/error.html",
-        context={"status": status, "title": title, "message": message, "htmx": _wants_htmx(request)},
+        context={"status": status, "title": title, "message": message, "htmx": is_htmx(request)},
         status_code=status,
     )
 
 
 def _not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     target = signin_url(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    if _wants_htmx(request):
+    if is_htmx(request):
         # htmx follows HX-Redirect with a full page load; a plain 303 would be swapped into the page.
         return Response("Please sign in.", status_code=401, headers={"HX-Redirect": target},
                         media_type=MediaType.TEXT)
@@ -127,7 +125,8 @@ def _server_error(request: Request, exc: Exception) -> Response:
 # --- the app ----------------------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
+    """The app for these settings (default: from the environment) and this clock (default: the system's)."""
     from server.controllers import ROUTES
 
     settings = settings or Settings.from_env()
@@ -173,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: _http_error,
             Exception: _server_error,
         },
-        state=State({"settings": settings, "session_config": session_config}),
+        state=State({"settings": settings, "clock": clock, "session_config": session_config}),
         debug=False,
     )
     return app

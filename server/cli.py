@@ -96,10 +96,32 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return asyncio.run(import_files(args.program, args.cohorts))
     if args.command == "feed":
-        from server.feeds import rotate_from_cli
-
-        return asyncio.run(rotate_from_cli(args.email))
+        return asyncio.run(rotate_feed(args.email))
     raise AssertionError(args.command)
+
+
+class UnknownPerson(LookupError):
+    """No person with that email; `cadence feed rotate` prints it as one line and exits 2."""
+
+    cadence_user_error = True
+
+
+async def rotate_feed(email: str) -> int:
+    """`cadence feed rotate EMAIL`: print the fresh https URL. Unknown email -> UnknownPerson (exit 2)."""
+    from models.tables import Person
+    from server.services.clock import utc_now
+    from server.services.feed_tokens import feed_urls, rotate_token
+    from server.settings import Settings
+
+    settings = Settings.from_env()
+    row = await Person.select(Person.id).where(Person.email == email.strip().lower()).first()
+    if row is None:
+        row = await Person.select(Person.id).where(Person.email == email.strip()).first()
+    if row is None:
+        raise UnknownPerson(f"feed rotate: no person with email {email!r}")
+    token = await rotate_token(row["id"], settings.secret_key, now=utc_now())
+    print(feed_urls(settings.base_url, token)["https"])
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -15,9 +15,12 @@ import anyio
 
 from models.migrate import upgrade
 from models.tables import AsyncModule, Attendance, Cohort, LiveSession, Membership, ModuleCompletion, Person
-from server.importing import UserError, import_problem, write_transaction
+from server.db import write_transaction
+from server.errors import UserError
+from server.importing import import_problem
 from server.passwords import hash_password, verify_password
-from server.planning import create_run, finish_run, problem_from_db, publish_run
+from server.services.planner_runs import create_run, finish_run, publish_run
+from server.services.planning import problem_from_db
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-onboarding"
 DEMO_PASSWORD = "cadence-demo"
@@ -53,14 +56,14 @@ async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
     designer_id = await _designer()
     now = datetime.now(UTC)
     planned = await problem_from_db(imported.cohort_ids, now=now)
-    run_id = await create_run(imported.program_id, names, designer_id, int(time_limit))
+    run_id = await create_run(imported.program_id, names, designer_id, int(time_limit), now=now)
     try:
         plan = await anyio.to_thread.run_sync(lambda: solve(planned, time_limit=time_limit))
     except PlanningError as error:
-        await finish_run(run_id, None, error.reasons)
+        await finish_run(run_id, None, error.reasons, now=now)
         raise UserError("the demo cohorts cannot be planned: " + "; ".join(error.reasons)) from None
-    await finish_run(run_id, plan, None)
-    changes = await publish_run(run_id, now=now, published_by=designer_id)
+    await finish_run(run_id, plan, None, now=now)
+    changes = await publish_run(run_id, now=now)
     await _set_passwords(imported.cohort_ids, designer_id)
     await _record_progress(imported.cohort_ids, now)
 

@@ -17,21 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from piccolo.engine import engine_finder
-from piccolo.engine.sqlite import TransactionType
-
-from models.engine import is_sqlite
 from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
 from planner import problem as p
-from planner.problem import WEEKDAYS
-
-ROLE_RANK = {"learner": 0, "manager": 1, "facilitator": 2, "designer": 3}
-
-
-class UserError(Exception):
-    """Something the user can fix; the CLI prints it as one line and the web shows it as a message."""
-
-    cadence_user_error = True
+from server.db import write_transaction
+from server.errors import UserError
+from server.services.people import ROLE_RANK, work_days_text
 
 
 @dataclass(frozen=True)
@@ -40,21 +30,9 @@ class Imported:
     cohort_ids: list[int]
 
 
-def write_transaction():
-    """A transaction that reads then writes. SQLite needs IMMEDIATE for that under concurrency."""
-    engine = engine_finder()
-    return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
-
-
 def hours_text(hours: p.WorkingHours) -> tuple[str, str, str]:
     """WorkingHours -> the Person row's (work_start, work_end, work_days) texts."""
-    return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), days_text(hours.days)
-
-
-def days_text(days: frozenset[int]) -> str:
-    if days == frozenset(range(5)):
-        return "Mon-Fri"
-    return ",".join(WEEKDAYS[day] for day in sorted(days))
+    return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), work_days_text(hours.days)
 
 
 async def import_problem(problem: p.Problem) -> Imported:

@@ -16,7 +16,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATABASE_URL = "sqlite:///cadence.db"
+from models.engine import DEFAULT_DATABASE_URL, database_url
+
+__all__ = ["DEFAULT_DATABASE_URL", "ConfigError", "Settings"]
+
 SECRET_FILE = ".cadence-secret"
 
 
@@ -44,8 +47,8 @@ class Settings:
         host = env.get("CADENCE_HOST", "127.0.0.1")
         port = _int(env, "CADENCE_PORT", 8000, 1, 65535)
         workers = _int(env, "CADENCE_WORKERS", 1, 1, 64)
-        database_url = env.get("CADENCE_DATABASE_URL") or DEFAULT_DATABASE_URL
-        if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+        url = database_url(env)
+        if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise ConfigError("CADENCE_DATABASE_URL: expected sqlite:///PATH or postgresql://USER:PW@HOST:PORT/DB")
         secret = env.get("CADENCE_SECRET_KEY", "")
         if not secret:
@@ -55,7 +58,7 @@ class Settings:
         elif len(secret) < 32:
             raise ConfigError("CADENCE_SECRET_KEY: must be at least 32 characters")
         base_url = env.get("CADENCE_BASE_URL") or f"http://{host}:{port}"
-        return cls(database_url, host, port, workers, secret, production, base_url.rstrip("/"))
+        return cls(url, host, port, workers, secret, production, base_url.rstrip("/"))
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from server.services.clock import utc_text
+
+__all__ = ["local_text", "register", "utc_iso", "utc_text"]
+
 COMMON_ZONES = (
     "UTC",
     "America/Los_Angeles",
@@ -49,11 +53,6 @@ def _aware(instant: datetime) -> datetime:
 def utc_iso(instant: datetime) -> str:
     """2027-03-03T14:00:00Z, for `<time datetime>`."""
     return _aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc_text(instant: datetime) -> str:
-    """2027-03-03 14:00 UTC, for `title`."""
-    return _aware(instant).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def local_text(instant: datetime, zone: str | None) -> str:

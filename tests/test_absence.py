@@ -16,7 +16,8 @@ from web_helpers import make_person, post_form, run, sign_in, web_client
 from models.tables import Absence, Cohort, LiveSession, Membership, Person, PlannerRun, Program
 from planner.coverage import local_midnight
 from planner.solve import solve
-from server.planning import problem_from_db, publish_plan
+from server.services.planning import problem_from_db
+from server.services.publishing import publish_plan
 
 TOKYO = "Asia/Tokyo"
 
@@ -233,7 +234,7 @@ def test_replan_moves_a_session_out_of_a_new_absence_and_keeps_held_ones(designe
     # PostgreSQL the app's pool belongs to the TestClient's event loop.
     before_start = local_midnight(cohort["start_date"], cohort["timezone"]) - timedelta(days=1)
     first_plan = solve(run(problem_from_db([cohort["id"]], now=before_start)), time_limit=3)
-    run(publish_plan(first_plan, [cohort["id"]], now=before_start, published_by=designer.id))
+    run(publish_plan(first_plan, [cohort["id"]], now=before_start))
 
     with web_client() as client:
         sign_in(client, designer.email)

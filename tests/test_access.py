@@ -8,13 +8,15 @@ changed) and a refused one gets 403; signed-out requests are sent to the sign-in
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from readiness_helpers import build_world
 from web_helpers import PASSWORD, csrf_token, run, sign_in, web_client
 
 from models.tables import Program, Unit
 from server.passwords import hash_password
-from server.planning import create_run
+from server.services.planner_runs import create_run
 
 EMAIL = {
     "designer": "dee@example.com",
@@ -129,7 +131,7 @@ def world_ids(migrated_db) -> dict[str, int]:
     ids = dict(vars(world))
     ids["program"] = run(Program.select(Program.id).first())["id"]
     ids["unit"] = run(Unit.select(Unit.id).first())["id"]
-    ids["run"] = run(create_run(ids["program"], ["Alpha"], ids["designer"], 5))
+    ids["run"] = run(create_run(ids["program"], ["Alpha"], ids["designer"], 5, now=datetime.now(UTC)))
     return ids
 
 

@@ -16,7 +16,7 @@ from models.tables import Attendance, Cohort, LiveSession, ModuleCompletion, Per
 from planner.plan import plan_from_dict
 from server.demo import DEMO_PASSWORD, seed_demo
 from server.passwords import verify_password
-from server.planning import published_plan
+from server.services.published_plan import published_plan
 
 CADENCE = Path(sys.executable).parent / "cadence"
 

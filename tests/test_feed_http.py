@@ -14,8 +14,11 @@ from feed_helpers import move_session, seed_feed_world, session_uid
 from web_helpers import PASSWORD, csrf_token, post_form, run, sign_in, web_client
 
 from models.tables import Person
-from server.feed_tokens import feed_token_for, person_for_token
 from server.passwords import hash_password
+from server.services.feed_tokens import feed_token_for, person_for_token
+from server.settings import Settings
+
+SECRET = Settings.from_env().secret_key  # the key the app signs tokens with (tests/conftest.py)
 
 # Rows stamped ten days ago: a server never sends a Last-Modified later than its own clock.
 PUBLISHED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)
@@ -28,7 +31,7 @@ def _world():
 
 
 def _token(world, key: str) -> str:
-    return run(feed_token_for(world.people[key]))
+    return run(feed_token_for(world.people[key], SECRET, now=datetime.now(UTC)))
 
 
 def test_the_feed_answers_with_calendar_headers_and_a_parsable_body(db):
@@ -139,7 +142,7 @@ def test_rotate_and_alarms_with_htmx_return_the_box(db):
         bad = post_form(client, "/profile/feed/alarms", {"alarms": "maybe"})
         assert bad.status_code == 400
     new = _token(world, "nia")
-    assert run(person_for_token(old)) is None and new in rotated.text
+    assert run(person_for_token(old, SECRET)) is None and new in rotated.text
     assert run(Person.select(Person.feed_alarms).where(Person.id == world.people["nia"]).first())["feed_alarms"]
     with web_client() as client:
         body = client.get(f"/feed/{new}.ics").content
@@ -155,7 +158,7 @@ def test_feed_forms_without_a_csrf_token_are_refused(db):
         refused = client.post("/profile/feed/rotate", data={}, follow_redirects=False)
         refused_alarms = client.post("/profile/feed/alarms", data={"alarms": "on"}, follow_redirects=False)
     assert refused.status_code == 403 and refused_alarms.status_code == 403
-    assert run(person_for_token(old))["id"] == world.people["nia"]
+    assert run(person_for_token(old, SECRET))["id"] == world.people["nia"]
 
 
 def test_signed_out_posts_do_not_rotate(db):
@@ -164,7 +167,7 @@ def test_signed_out_posts_do_not_rotate(db):
     with web_client() as client:
         response = post_form(client, "/profile/feed/rotate")
     assert response.status_code in (303, 401)
-    assert run(person_for_token(old))["id"] == world.people["nia"]
+    assert run(person_for_token(old, SECRET))["id"] == world.people["nia"]
 
 
 def test_the_profile_and_learner_pages_offer_the_feed(db):

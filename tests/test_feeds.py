@@ -24,8 +24,9 @@ from feed_helpers import (
 )
 
 from models.tables import AsyncModule, Cohort, LiveSession, Person, SessionPrework, SessionUnit
-from server.feeds import build_feed, not_modified
-from server.planning import publish_plan
+from server.controllers.feeds import not_modified
+from server.services.feeds import build_feed
+from server.services.publishing import publish_plan
 
 pytestmark = pytest.mark.anyio
 BASE = "https://cadence.example.org"
@@ -284,7 +285,7 @@ async def test_conditional_requests(db):
     assert not not_modified(built, '"other"', "Sun, 21 Feb 2027 12:00:00 GMT")
 
 
-# --- re-plans through server.planning.publish_plan -------------------------------------------------------
+# --- re-plans through server.services.publishing.publish_plan -------------------------------------------------------
 
 
 async def test_a_first_publish_through_publish_plan_gives_uids_that_survive_a_re_publish(db):
@@ -296,13 +297,13 @@ async def test_a_first_publish_through_publish_plan_gives_uids_that_survive_a_re
     await AsyncModule.delete(force=True)
     await Cohort.update({Cohort.status: "draft"}).where(Cohort.id == world.cohort)
     first_at = datetime(2027, 2, 21, 9, 0, tzinfo=UTC)
-    await publish_plan(world_plan(), [world.cohort], now=first_at, published_by=None)
+    await publish_plan(world_plan(), [world.cohort], now=first_at)
     before_feed, before = await feed_of(world, "nia")
     uids = set(events(before))
     assert len(uids) == 5  # three sessions of section a, two deadlines
     assert all(uid.endswith("@cadence") for uid in uids)
 
-    await publish_plan(world_plan(), [world.cohort], now=first_at + timedelta(days=1), published_by=None)
+    await publish_plan(world_plan(), [world.cohort], now=first_at + timedelta(days=1))
     after_feed, after = await feed_of(world, "nia")
     assert set(events(after)) == uids
     assert after_feed.body == before_feed.body  # nothing changed: the same bytes, the same ETag
@@ -314,7 +315,7 @@ async def test_publish_plan_moving_a_session_raises_its_sequence_and_keeps_its_u
     old = events(before)[session_uid("b-2")]
     replanned_at = datetime(2027, 2, 25, 10, 0, tzinfo=UTC)
     new_start = datetime(2027, 4, 6, 22, 0, tzinfo=UTC)  # after Sydney's change: 08:00 AEST
-    await publish_plan(world_plan(moves={"b-2": new_start}), [world.cohort], now=replanned_at, published_by=None)
+    await publish_plan(world_plan(moves={"b-2": new_start}), [world.cohort], now=replanned_at)
     built, after = await feed_of(world, "sofia")
     found = events(after)
     assert set(found) == set(events(before))
@@ -329,7 +330,7 @@ async def test_publish_plan_dropping_a_session_cancels_it_in_the_feed_for_thirty
     world = await seed_feed_world()
     _, before = await feed_of(world, "fatima")
     dropped_at = datetime(2027, 2, 25, 10, 0, tzinfo=UTC)
-    await publish_plan(world_plan(drop=frozenset({"a-3"})), [world.cohort], now=dropped_at, published_by=None)
+    await publish_plan(world_plan(drop=frozenset({"a-3"})), [world.cohort], now=dropped_at)
     for key in ("nia", "liam", "fatima", "mo"):
         _, calendar = await feed_of(world, key, now=dropped_at + timedelta(days=30))
         cancelled = events(calendar)[session_uid("a-3")]
@@ -339,7 +340,7 @@ async def test_publish_plan_dropping_a_session_cancels_it_in_the_feed_for_thirty
         assert session_uid("a-3") not in events(calendar), key
     # Put back by a later re-plan: scheduled again, with a higher SEQUENCE still.
     back_at = dropped_at + timedelta(days=2)
-    await publish_plan(world_plan(), [world.cohort], now=back_at, published_by=None)
+    await publish_plan(world_plan(), [world.cohort], now=back_at)
     _, calendar = await feed_of(world, "liam", now=back_at)
     restored = events(calendar)[session_uid("a-3")]
     assert restored["STATUS"] == "CONFIRMED" and restored["SEQUENCE"] == 2

@@ -18,9 +18,10 @@ from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequire
 from planner.errors import InputError
 from planner.loading import load_problem
 from planner.plan import CohortPlan, Plan, Portion, Section, Session, Status
-from server.importing import UserError, import_files, import_problem
+from server.errors import UserError
+from server.importing import import_files, import_problem
 from server.passwords import hash_password, verify_password
-from server.planning import publish_plan
+from server.services.publishing import publish_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CADENCE = Path(sys.executable).parent / "cadence"
@@ -102,7 +103,7 @@ async def test_a_refusal_half_way_through_rolls_back_what_was_written(db):
     start = datetime(2027, 3, 1, 10, tzinfo=UTC)
     plan = Plan(Status.OPTIMAL, 0, 0, 1.0, (CohortPlan("Published", (Section("p/a", ("a@x.org",)),), (
         Session("p/a/1", "p/a", start, start + timedelta(hours=1), "f@x.org", (Portion("intro", 60),)),), ()),))
-    await publish_plan(plan, imported.cohort_ids, now=start - timedelta(days=7), published_by=None)
+    await publish_plan(plan, imported.cohort_ids, now=start - timedelta(days=7))
     before = await snapshot()
 
     newcomer = cohort("Fresh", [facilitator("g@x.org"), member("new@x.org")])

@@ -8,9 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from planner_helpers import valid_problems
 
 from planner.plan import PlanningError, plan_to_json
+from planner.solve import solve
 from planner.validate import recompute_coverage, validate_plan
-
-solve = pytest.importorskip("planner.solve").solve
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

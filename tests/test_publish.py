@@ -23,8 +23,11 @@ from planner.coverage import cohort_window
 from planner.plan import CohortPlan, Module, Plan, Portion, Session, Status
 from planner.plan import Section as PlanSection
 from planner.problem import FixedSession
-from server.importing import UserError, import_problem
-from server.planning import problem_from_db, publish_plan, published_plan
+from server.errors import UserError
+from server.importing import import_problem
+from server.services.planning import problem_from_db
+from server.services.published_plan import published_plan
+from server.services.publishing import publish_plan
 
 T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday
 HOUR = timedelta(hours=1)
@@ -62,7 +65,7 @@ async def session_rows(cohort_id: int) -> dict[str, dict]:
 @pytest.mark.anyio
 async def test_first_publish_creates_sections_sessions_and_modules(db):
     imported = await import_problem(tiny_problem())
-    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
 
     assert changes == ["C1: published 2 live sessions in 1 section and 1 modules"]
     cohort_row = await Cohort.select().where(Cohort.id == imported.cohort_ids[0]).first()
@@ -87,11 +90,11 @@ async def test_first_publish_creates_sections_sessions_and_modules(db):
 @pytest.mark.anyio
 async def test_republishing_the_same_plan_changes_nothing(db):
     imported = await import_problem(tiny_problem())
-    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     before = await session_rows(imported.cohort_ids[0])
     modules_before = await AsyncModule.select(AsyncModule.uid, AsyncModule.sequence)
 
-    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + HOUR, published_by=None)
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + HOUR)
 
     assert changes == ["C1: nothing changed"]
     after = await session_rows(imported.cohort_ids[0])
@@ -104,12 +107,12 @@ async def test_republishing_the_same_plan_changes_nothing(db):
 @pytest.mark.anyio
 async def test_moving_a_session_bumps_its_sequence_and_keeps_its_uid(db):
     imported = await import_problem(tiny_problem())
-    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     before = await session_rows(imported.cohort_ids[0])
 
     moved = tiny_plan(session("c1/a/1", T0, prework=["c1/m1"]), session("c1/a/2", T0 + 49 * HOUR))
     later = NOW + timedelta(days=1)
-    changes = await publish_plan(moved, imported.cohort_ids, now=later, published_by=None)
+    changes = await publish_plan(moved, imported.cohort_ids, now=later)
 
     assert changes == ["C1: session c1/a/2 moved from 2027-03-03 10:00 UTC to 2027-03-03 11:00 UTC"]
     after = await session_rows(imported.cohort_ids[0])
@@ -122,11 +125,11 @@ async def test_moving_a_session_bumps_its_sequence_and_keeps_its_uid(db):
 @pytest.mark.anyio
 async def test_dropping_a_session_cancels_it_and_bringing_it_back_schedules_it(db):
     imported = await import_problem(tiny_problem())
-    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     uid = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]["uid"]
 
     shorter = tiny_plan(session("c1/a/1", T0, prework=["c1/m1"]))
-    changes = await publish_plan(shorter, imported.cohort_ids, now=NOW + HOUR, published_by=None)
+    changes = await publish_plan(shorter, imported.cohort_ids, now=NOW + HOUR)
 
     assert changes == ["C1: session c1/a/2 on 2027-03-03 10:00 UTC cancelled"]
     dropped = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]
@@ -135,7 +138,7 @@ async def test_dropping_a_session_cancels_it_and_bringing_it_back_schedules_it(d
     rebuilt = await published_plan(imported.cohort_ids)
     assert [s.id for s in rebuilt.cohorts[0].sessions] == ["c1/a/1"]
 
-    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + 2 * HOUR, published_by=None)
+    changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW + 2 * HOUR)
     back = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]
     assert back["status"] == LiveSession.Status.scheduled and back["cancelled_at"] is None
     assert back["sequence"] == 2 and back["uid"] == uid
@@ -147,13 +150,13 @@ async def test_a_removed_module_with_a_completion_is_kept_and_one_without_is_del
     imported = await import_problem(tiny_problem())
     two = (Module("c1/m1", "reading", 8, T0 - 72 * HOUR, T0 - 24 * HOUR),
            Module("c1/m2", "reading", 7, T0 - 72 * HOUR, T0 - 24 * HOUR))
-    await publish_plan(tiny_plan(modules=two), imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(tiny_plan(modules=two), imported.cohort_ids, now=NOW)
     m1 = await AsyncModule.select().where(AsyncModule.key == "c1/m1").first()
     assert m1["title"] == "Reading (part 1 of 2)"
     learner = await Person.select(Person.id).where(Person.email == "a@x.org").first()
     await ModuleCompletion(module=m1["id"], person=learner["id"], completed_at=NOW).save()
 
-    await publish_plan(tiny_plan(modules=()), imported.cohort_ids, now=NOW + HOUR, published_by=None)
+    await publish_plan(tiny_plan(modules=()), imported.cohort_ids, now=NOW + HOUR)
 
     assert [m["key"] for m in await AsyncModule.select(AsyncModule.key)] == ["c1/m1"]
 
@@ -161,7 +164,7 @@ async def test_a_removed_module_with_a_completion_is_kept_and_one_without_is_del
 @pytest.mark.anyio
 async def test_replanning_problem_fixes_held_sessions_and_carries_the_previous_plan(db):
     imported = await import_problem(tiny_problem())
-    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
 
     between = T0 + 30 * 60 * timedelta(seconds=1)  # the first session is under way
     replan = await problem_from_db(imported.cohort_ids, now=between)
@@ -187,7 +190,7 @@ async def test_a_replan_never_moves_a_session_into_the_past(db):
                              cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org")]))
     imported = await import_problem(three_sessions)
     first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
-    await publish_plan(first_plan, imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(first_plan, imported.cohort_ids, now=NOW)
     held = first_plan.cohorts[0].sessions[0]
 
     between = held.start + timedelta(minutes=30)  # the first session is under way
@@ -217,7 +220,7 @@ async def test_sessions_of_another_published_cohort_make_its_facilitator_busy(db
     c1, c2 = imported.cohort_ids
     theirs = tiny_plan(session("c2/a/1", T0 + 2 * HOUR, section="c2/a"), modules=(), name="C2",
                        learners=("c@x.org",))
-    await publish_plan(theirs, [c2], now=NOW, published_by=None)
+    await publish_plan(theirs, [c2], now=NOW)
 
     mine = await problem_from_db([c1], now=NOW)
 
@@ -239,7 +242,7 @@ async def test_a_plan_for_other_cohorts_is_refused_and_nothing_is_written(db):
     imported = await import_problem(tiny_problem())
     with pytest.raises(UserError, match="this plan is for"):
         await publish_plan(replace(tiny_plan(), cohorts=(replace(tiny_plan().cohorts[0], name="Elsewhere"),)),
-                           imported.cohort_ids, now=NOW, published_by=None)
+                           imported.cohort_ids, now=NOW)
     assert await LiveSession.count() == 0
     assert (await Cohort.select(Cohort.status).first())["status"] == Cohort.Status.draft
 
@@ -255,7 +258,7 @@ async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
     )
     imported = await import_problem(original)
     first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
-    await publish_plan(first_plan, imported.cohort_ids, now=NOW, published_by=None)
+    await publish_plan(first_plan, imported.cohort_ids, now=NOW)
     held = first_plan.cohorts[0].sessions[0]
     before = (await session_rows(imported.cohort_ids[0]))[held.id]
 
@@ -266,7 +269,7 @@ async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
     replan = await problem_from_db(imported.cohort_ids, now=during)
     assert replan.fixed == (FixedSession("C1", held.id),)
     second_plan = solve(replan, time_limit=3)
-    changes = await publish_plan(second_plan, imported.cohort_ids, now=during, published_by=None)
+    changes = await publish_plan(second_plan, imported.cohort_ids, now=during)
 
     after = (await session_rows(imported.cohort_ids[0]))[held.id]
     assert (after["uid"], after["sequence"], after["starts_at"], after["status"]) == (
@@ -278,7 +281,7 @@ async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
 
 
 def test_a_person_row_with_unreadable_hours_is_reported_not_guessed():
-    from server.planning import planner_person
+    from server.services.planning import planner_person
 
     row = {"email": "x@example.org", "name": "X", "timezone": "Asia/Riyadh",
            "work_start": "09:00", "work_end": "17:00", "work_days": "Sun-Thu"}

@@ -10,7 +10,7 @@ import pytest
 from readiness_helpers import NOW, build_world
 
 from models.tables import Attendance, LiveSession, Membership, ModuleCompletion, Person, Section
-from server import readiness
+from server.services import attendance, learning, readiness
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +21,7 @@ async def world(db):
 
 
 async def test_learner_sees_own_sessions_modules_and_next_session(world):
-    schedule = await readiness.learner_schedule(world.lea, now=NOW)
+    schedule = await learning.learner_schedule(world.lea, now=NOW)
 
     assert [s.id for s in schedule.sessions] == [world.past, world.next]
     assert schedule.next_session.id == world.next
@@ -33,46 +33,46 @@ async def test_learner_sees_own_sessions_modules_and_next_session(world):
 
 
 async def test_overdue_means_due_passed_and_not_done(world):
-    schedule = await readiness.learner_schedule(world.lea, now=NOW)
+    schedule = await learning.learner_schedule(world.lea, now=NOW)
     assert {m.title: m.overdue for m in schedule.modules} == {
         "Welcome": True, "Product tour": False, "Later reading": False,
     }
 
-    await readiness.set_module_done(world.lea, world.m_welcome, True, now=NOW)
+    await learning.set_module_done(world.lea, world.m_welcome, True, now=NOW)
 
-    schedule = await readiness.learner_schedule(world.lea, now=NOW)
+    schedule = await learning.learner_schedule(world.lea, now=NOW)
     welcome = next(m for m in schedule.modules if m.id == world.m_welcome)
     assert welcome.done and not welcome.overdue
 
 
 async def test_mark_done_is_idempotent_and_undo_removes_it(world):
-    first = await readiness.set_module_done(world.lea, world.m_tour, True, now=NOW)
-    again = await readiness.set_module_done(world.lea, world.m_tour, True, now=NOW + timedelta(minutes=5))
+    first = await learning.set_module_done(world.lea, world.m_tour, True, now=NOW)
+    again = await learning.set_module_done(world.lea, world.m_tour, True, now=NOW + timedelta(minutes=5))
 
     assert first.done and again.done
     assert await ModuleCompletion.count().where(ModuleCompletion.person == world.lea) == 1
-    progress = await readiness.learner_progress(world.lea, now=NOW)
+    progress = await learning.learner_progress(world.lea, now=NOW)
     assert (progress.done_modules, progress.total_modules) == (1, 3)
     assert (progress.done_minutes, progress.total_minutes) == (15, 30)
     assert progress.percent == 50
 
-    undone = await readiness.set_module_done(world.lea, world.m_tour, False, now=NOW)
+    undone = await learning.set_module_done(world.lea, world.m_tour, False, now=NOW)
 
     assert not undone.done
     assert await ModuleCompletion.count().where(ModuleCompletion.person == world.lea) == 0
-    assert (await readiness.learner_progress(world.lea, now=NOW)).done_modules == 0
+    assert (await learning.learner_progress(world.lea, now=NOW)).done_modules == 0
 
 
 async def test_learner_cannot_touch_another_cohorts_module(world):
-    assert await readiness.learner_module(world.lea, world.m_beta, now=NOW) is None
-    assert await readiness.set_module_done(world.lea, world.m_beta, True, now=NOW) is None
+    assert await learning.learner_module(world.lea, world.m_beta, now=NOW) is None
+    assert await learning.set_module_done(world.lea, world.m_beta, True, now=NOW) is None
     assert await ModuleCompletion.count() == 0
 
 
 async def test_prework_complete_and_missing_per_report(world):
-    await readiness.set_module_done(world.lea, world.m_welcome, True, now=NOW)
-    await readiness.set_module_done(world.lea, world.m_tour, True, now=NOW)
-    await readiness.set_module_done(world.leo, world.m_tour, True, now=NOW)
+    await learning.set_module_done(world.lea, world.m_welcome, True, now=NOW)
+    await learning.set_module_done(world.lea, world.m_tour, True, now=NOW)
+    await learning.set_module_done(world.leo, world.m_tour, True, now=NOW)
 
     view = await readiness.manager_readiness(world.mia, now=NOW)
 
@@ -101,11 +101,11 @@ async def test_manager_sees_only_cohorts_holding_their_reports(world):
 
 
 async def test_cohort_completion_and_attendance_rates(world):
-    await readiness.set_module_done(world.lea, world.m_welcome, True, now=NOW)  # due: done
-    await readiness.set_module_done(world.leo, world.m_later, True, now=NOW)  # not due yet: done
-    await readiness.mark_attendance(world.past, world.lea, "late", marked_by=world.fay, now=NOW)
-    await readiness.mark_attendance(world.past, world.leo, "absent", marked_by=world.fay, now=NOW)
-    await readiness.mark_attendance(world.next, world.leo, "excused", marked_by=world.fay, now=NOW)  # not started
+    await learning.set_module_done(world.lea, world.m_welcome, True, now=NOW)  # due: done
+    await learning.set_module_done(world.leo, world.m_later, True, now=NOW)  # not due yet: done
+    await attendance.mark_attendance(world.past, world.lea, "late", marked_by=world.fay, now=NOW)
+    await attendance.mark_attendance(world.past, world.leo, "absent", marked_by=world.fay, now=NOW)
+    await attendance.mark_attendance(world.next, world.leo, "excused", marked_by=world.fay, now=NOW)  # not started
 
     rates = (await readiness.manager_readiness(world.mia, now=NOW)).cohorts[0]
 
@@ -122,7 +122,7 @@ async def test_rates_without_data_are_none_not_zero(world):
 
 
 async def test_readiness_csv(world):
-    await readiness.set_module_done(world.leo, world.m_welcome, True, now=NOW)
+    await learning.set_module_done(world.leo, world.m_welcome, True, now=NOW)
 
     text = readiness.readiness_csv(await readiness.manager_readiness(world.mia, now=NOW))
 
@@ -135,35 +135,35 @@ async def test_readiness_csv(world):
 
 
 async def test_facilitator_sees_sessions_of_cohorts_they_run(world):
-    fay = await readiness.facilitator_sessions(world.fay, now=NOW)
-    finn = await readiness.facilitator_sessions(world.finn, now=NOW)
-    everyone = await readiness.facilitator_sessions(None, now=NOW)
+    fay = await attendance.facilitator_sessions(world.fay, now=NOW)
+    finn = await attendance.facilitator_sessions(world.finn, now=NOW)
+    everyone = await attendance.facilitator_sessions(None, now=NOW)
 
     assert [s.id for s in fay] == [world.next]
     assert [s.id for s in finn] == [world.beta_next]
     assert [s.id for s in everyone] == [world.next, world.beta_next]
-    assert await readiness.may_run_session(world.fay, world.next)
-    assert not await readiness.may_run_session(world.fay, world.beta_next)
-    assert not await readiness.may_run_session(world.lea, world.next)
-    assert not await readiness.may_run_session(world.fay, 999_999)
+    assert await attendance.may_run_session(world.fay, world.next)
+    assert not await attendance.may_run_session(world.fay, world.beta_next)
+    assert not await attendance.may_run_session(world.lea, world.next)
+    assert not await attendance.may_run_session(world.fay, 999_999)
 
 
 async def test_roster_shows_prework_and_attendance(world):
-    await readiness.set_module_done(world.leo, world.m_tour, True, now=NOW)
+    await learning.set_module_done(world.leo, world.m_tour, True, now=NOW)
 
-    roster = await readiness.session_roster(world.next)
+    roster = await attendance.session_roster(world.next)
 
     assert [(r.name, r.timezone, r.prework_done, r.prework_total, r.attendance) for r in roster.rows] == [
         ("Lea Learner", "America/New_York", 0, 2, None),
         ("Leo Learner", "Asia/Tokyo", 1, 2, None),
     ]
-    assert await readiness.session_roster(999_999) is None
+    assert await attendance.session_roster(999_999) is None
 
 
 async def test_mark_attendance_upserts_one_row_with_who_and_when(world):
-    first = await readiness.mark_attendance(world.next, world.lea, "present", marked_by=world.fay, now=NOW)
+    first = await attendance.mark_attendance(world.next, world.lea, "present", marked_by=world.fay, now=NOW)
     later = NOW + timedelta(minutes=10)
-    second = await readiness.mark_attendance(world.next, world.lea, "late", marked_by=world.designer, now=later)
+    second = await attendance.mark_attendance(world.next, world.lea, "late", marked_by=world.designer, now=later)
 
     assert first.attendance == "present" and first.marked_by_name == "Fay Facilitator"
     assert second.attendance == "late" and second.marked_by_name == "Dee Designer"
@@ -174,15 +174,15 @@ async def test_mark_attendance_upserts_one_row_with_who_and_when(world):
 
 
 async def test_mark_attendance_refuses_outsiders_and_unknown_status(world):
-    assert await readiness.mark_attendance(world.next, world.ben, "present", marked_by=world.fay, now=NOW) is None
+    assert await attendance.mark_attendance(world.next, world.ben, "present", marked_by=world.fay, now=NOW) is None
     with pytest.raises(ValueError, match="status"):
-        await readiness.mark_attendance(world.next, world.lea, "asleep", marked_by=world.fay, now=NOW)
+        await attendance.mark_attendance(world.next, world.lea, "asleep", marked_by=world.fay, now=NOW)
     assert await Attendance.count() == 0
 
 
 async def test_naive_now_is_refused(world):
     with pytest.raises(ValueError, match="naive"):
-        await readiness.learner_schedule(world.lea, now=NOW.replace(tzinfo=None))
+        await learning.learner_schedule(world.lea, now=NOW.replace(tzinfo=None))
 
 
 async def test_manager_sees_only_sessions_of_sections_holding_reports(world):
@@ -201,7 +201,7 @@ async def test_manager_sees_only_sessions_of_sections_holding_reports(world):
 
     mia = await readiness.manager_readiness(world.mia, now=NOW)
     max_ = await readiness.manager_readiness(world.max, now=NOW)
-    lea = await readiness.learner_schedule(world.lea, now=NOW)
+    lea = await learning.learner_schedule(world.lea, now=NOW)
 
     assert [s.session.id for s in mia.sessions] == [world.next]
     assert [(s.session.id, [x.name for x in s.learners]) for s in max_.sessions] == [
@@ -209,5 +209,5 @@ async def test_manager_sees_only_sessions_of_sections_holding_reports(world):
     ]
     assert [c.cohort_name for c in max_.cohorts] == ["Alpha", "Beta"]
     assert other.id not in [s.id for s in lea.sessions]
-    roster = await readiness.session_roster(other.id)
+    roster = await attendance.session_roster(other.id)
     assert [r.name for r in roster.rows] == ["Kim"]

@@ -9,13 +9,11 @@ from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, csrf_token, post_form, run, signed_in_client
 
 from models.tables import Attendance, ModuleCompletion
-from server import readiness
 from server.passwords import hash_password
 
 
 @pytest.fixture
-def world(db, monkeypatch):
-    monkeypatch.setattr(readiness, "utc_now", lambda: NOW)  # the pages' clock, pinned to the data's
+def world(db):
     return run(build_world(hash_password(PASSWORD)))
 
 
@@ -28,7 +26,7 @@ def row_html(html: str, person_id: int) -> str:
 
 
 def test_my_upcoming_sessions(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         page = client.get("/facilitator")
     assert page.status_code == 200
     assert f'href="/facilitator/sessions/{world.next}"' in page.text
@@ -40,7 +38,7 @@ def test_my_upcoming_sessions(world):
 
 def test_roster_shows_each_learners_local_time_and_prework(world):
     run(ModuleCompletion(module=world.m_tour, person=world.leo).save())
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         page = client.get(f"/facilitator/sessions/{world.next}")
     assert page.status_code == 200
     lea, leo = row_html(page.text, world.lea), row_html(page.text, world.leo)
@@ -52,7 +50,7 @@ def test_roster_shows_each_learners_local_time_and_prework(world):
 
 
 def test_mark_attendance_with_htmx_then_reload(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         saved = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
                           {"status": "present"}, htmx=True)
         assert saved.status_code == 200
@@ -77,7 +75,7 @@ def test_mark_attendance_with_htmx_then_reload(world):
 
 
 def test_mark_attendance_without_javascript_redirects_back(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.leo}",
                              {"status": "excused"})
         assert response.status_code == 303
@@ -86,7 +84,7 @@ def test_mark_attendance_without_javascript_redirects_back(world):
 
 
 def test_bad_status_is_a_400_and_writes_nothing(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
                              {"status": "asleep"})
     assert response.status_code == 400
@@ -95,7 +93,7 @@ def test_bad_status_is_a_400_and_writes_nothing(world):
 
 
 def test_facilitator_of_another_cohort_is_refused(world):
-    with signed_in_client("finn@example.com") as client:
+    with signed_in_client("finn@example.com", now=NOW) as client:
         assert client.get(f"/facilitator/sessions/{world.next}").status_code == 404
         response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
                              {"status": "absent"})
@@ -105,7 +103,7 @@ def test_facilitator_of_another_cohort_is_refused(world):
 
 
 def test_learner_outside_the_section_cannot_be_marked(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         response = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{world.ben}",
                              {"status": "present"})
         assert response.status_code == 404
@@ -114,14 +112,14 @@ def test_learner_outside_the_section_cannot_be_marked(world):
 
 
 def test_designer_sees_every_roster(world):
-    with signed_in_client("dee@example.com") as client:
+    with signed_in_client("dee@example.com", now=NOW) as client:
         listing = client.get("/facilitator").text
         assert f"/facilitator/sessions/{world.next}" in listing and f"/facilitator/sessions/{world.beta_next}" in listing
         assert client.get(f"/facilitator/sessions/{world.beta_next}").status_code == 200
 
 
 def test_attendance_needs_the_csrf_token(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         csrf_token(client)
         response = client.post(f"/facilitator/sessions/{world.next}/attendance/{world.lea}",
                                data={"status": "present"}, headers={"HX-Request": "true"})
@@ -131,6 +129,6 @@ def test_attendance_needs_the_csrf_token(world):
 
 def test_learners_and_managers_cannot_open_rosters(world):
     for email in ("lea@example.com", "mia@example.com"):
-        with signed_in_client(email) as client:
+        with signed_in_client(email, now=NOW) as client:
             assert client.get("/facilitator").status_code == 403
             assert client.get(f"/facilitator/sessions/{world.next}").status_code == 403

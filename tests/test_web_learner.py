@@ -10,13 +10,11 @@ from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, csrf_token, post_form, run, signed_in_client
 
 from models.tables import ModuleCompletion
-from server import readiness
 from server.passwords import hash_password
 
 
 @pytest.fixture
-def world(db, monkeypatch):
-    monkeypatch.setattr(readiness, "utc_now", lambda: NOW)  # the pages' clock, pinned to the data's
+def world(db):
     return run(build_world(hash_password(PASSWORD)))
 
 
@@ -26,7 +24,7 @@ def completions(person_id: int) -> set[int]:
 
 
 def test_schedule_in_the_learners_zone(world):
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         page = client.get("/learner")
     assert page.status_code == 200
     html = page.text
@@ -47,7 +45,7 @@ def test_schedule_in_the_learners_zone(world):
 
 def test_mark_done_and_undo_with_htmx(world):
     # the database is checked between clients: a client's lifespan owns the PostgreSQL pool on its own loop
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         done = post_form(client, f"/learner/modules/{world.m_tour}/done", htmx=True)
     assert done.status_code == 200
     assert done.text.lstrip().startswith(f'<tr id="module-{world.m_tour}"')
@@ -58,7 +56,7 @@ def test_mark_done_and_undo_with_htmx(world):
     assert "Undo" in done.text
     assert completions(world.lea) == {world.m_tour}
 
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         undo = post_form(client, f"/learner/modules/{world.m_tour}/undo", htmx=True)
     assert undo.status_code == 200
     assert "Mark done" in undo.text and "0 min of 30 min done (0%)" in undo.text
@@ -66,7 +64,7 @@ def test_mark_done_and_undo_with_htmx(world):
 
 
 def test_mark_done_without_javascript_redirects_back(world):
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         response = post_form(client, f"/learner/modules/{world.m_welcome}/done")
         assert response.status_code == 303
         assert response.headers["location"] == f"/learner#module-{world.m_welcome}"
@@ -77,21 +75,21 @@ def test_mark_done_without_javascript_redirects_back(world):
 
 
 def test_cannot_touch_another_cohorts_module(world):
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         assert post_form(client, f"/learner/modules/{world.m_beta}/done").status_code == 404
         assert post_form(client, f"/learner/modules/{world.m_beta}/done", htmx=True).status_code == 404
         assert post_form(client, "/learner/modules/999999/done").status_code == 404
     assert completions(world.lea) == set()
     # and Ben's own completion is not Lea's to undo
-    with signed_in_client("ben@example.com") as client:
+    with signed_in_client("ben@example.com", now=NOW) as client:
         assert post_form(client, f"/learner/modules/{world.m_beta}/done").status_code == 303
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         assert post_form(client, f"/learner/modules/{world.m_beta}/undo").status_code == 404
     assert completions(world.ben) == {world.m_beta}
 
 
 def test_mark_done_needs_the_csrf_token(world):
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         csrf_token(client)
         assert client.post(f"/learner/modules/{world.m_tour}/done").status_code == 403
         assert client.post(f"/learner/modules/{world.m_tour}/done", headers={"HX-Request": "true"}).status_code == 403
@@ -99,8 +97,8 @@ def test_mark_done_needs_the_csrf_token(world):
 
 
 def test_other_roles_cannot_open_the_learner_page(world):
-    with signed_in_client("fay@example.com") as client:
+    with signed_in_client("fay@example.com", now=NOW) as client:
         assert client.get("/learner").status_code == 403
         assert post_form(client, f"/learner/modules/{world.m_tour}/done").status_code == 403
-    with signed_in_client("mia@example.com") as client:
+    with signed_in_client("mia@example.com", now=NOW) as client:
         assert client.get("/learner").status_code == 403

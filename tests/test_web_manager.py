@@ -9,18 +9,16 @@ import pytest
 from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, post_form, run, signed_in_client
 
-from server import readiness
 from server.passwords import hash_password
 
 
 @pytest.fixture
-def world(db, monkeypatch):
-    monkeypatch.setattr(readiness, "utc_now", lambda: NOW)  # the pages' clock, pinned to the data's
+def world(db):
     return run(build_world(hash_password(PASSWORD)))
 
 
 def test_readiness_changes_when_a_report_finishes_prework(world):
-    with signed_in_client("mia@example.com") as client:
+    with signed_in_client("mia@example.com", now=NOW) as client:
         before = client.get("/manager")
     assert before.status_code == 200
     assert "0 of 2 ready" in before.text
@@ -29,11 +27,11 @@ def test_readiness_changes_when_a_report_finishes_prework(world):
     # 12:00 UTC is 06:00 CST in Chicago
     assert "Fri 12 Mar, 06:00 CST" in before.text
 
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         for module in (world.m_welcome, world.m_tour):
             assert post_form(client, f"/learner/modules/{module}/done").status_code == 303
 
-    with signed_in_client("mia@example.com") as client:
+    with signed_in_client("mia@example.com", now=NOW) as client:
         after = client.get("/manager").text
     assert "1 of 2 ready" in after
     not_ready = after.split("Not ready (1)")[1].split("</table>")[0]
@@ -42,9 +40,9 @@ def test_readiness_changes_when_a_report_finishes_prework(world):
 
 
 def test_csv_download(world):
-    with signed_in_client("lea@example.com") as client:
+    with signed_in_client("lea@example.com", now=NOW) as client:
         post_form(client, f"/learner/modules/{world.m_welcome}/done")
-    with signed_in_client("mia@example.com") as client:
+    with signed_in_client("mia@example.com", now=NOW) as client:
         response = client.get("/manager/readiness.csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -59,7 +57,7 @@ def test_csv_download(world):
 
 
 def test_each_manager_sees_only_their_reports(world):
-    with signed_in_client("max@example.com") as client:
+    with signed_in_client("max@example.com", now=NOW) as client:
         page = client.get("/manager").text
         rows = list(csv.DictReader(io.StringIO(client.get("/manager/readiness.csv").text)))
     assert "Ben Beta" in page and "Lea Learner" not in page and "Alpha" not in page
@@ -68,6 +66,6 @@ def test_each_manager_sees_only_their_reports(world):
 
 def test_other_roles_cannot_see_readiness(world):
     for email in ("lea@example.com", "fay@example.com"):
-        with signed_in_client(email) as client:
+        with signed_in_client(email, now=NOW) as client:
             assert client.get("/manager").status_code == 403
             assert client.get("/manager/readiness.csv").status_code == 403

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from contextlib import contextmanager
+from datetime import datetime
 
 from litestar.testing import TestClient
 
@@ -49,10 +50,13 @@ def make_person(email: str, role: str = "learner", *, password: str = PASSWORD, 
 
 
 @contextmanager
-def web_client():
+def web_client(*, now: datetime | None = None):
+    """The app on the test database; with `now`, its clock is pinned to that instant."""
     from server.app import create_app
+    from server.services.clock import fixed_clock, utc_now
 
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
+    app = create_app(clock=fixed_clock(now) if now is not None else utc_now)
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -78,12 +82,12 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD, next: str 
     return client.post("/signin", data=data, follow_redirects=False)
 
 
-def signed_in_client(email: str, password: str = PASSWORD):
-    """A context manager: a client already signed in as `email`."""
+def signed_in_client(email: str, password: str = PASSWORD, *, now: datetime | None = None):
+    """A context manager: a client already signed in as `email` (the app's clock at `now`, if given)."""
 
     @contextmanager
     def manager():
-        with web_client() as client:
+        with web_client(now=now) as client:
             response = sign_in(client, email, password)
             assert response.status_code == 303, f"sign-in as {email} failed: {response.status_code}"
             yield client

@@ -33,7 +33,7 @@ ROUTES.append(FacilitatorController)
 from server.controllers.manager import ManagerController  # noqa: E402
 
 ROUTES.append(ManagerController)
-from server.feeds import FeedController, FeedSettingsController  # noqa: E402
+from server.controllers.feeds import FeedController, FeedSettingsController  # noqa: E402
 
 ROUTES += [FeedController, FeedSettingsController]
 from server.controllers.my_absences import MyAbsenceController  # noqa: E402

@@ -3,19 +3,17 @@ published sessions, runs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, Program
-from server import absences
+from models.tables import Cohort, Membership, Person, Program
 from server.auth import designer_only
-from server.controllers.forms import Form, page_or_fragment
-from server.controllers.profile import DAY_NAMES, format_days
-from server.importing import ROLE_RANK, write_transaction
+from server.controllers.forms import Form, read_days_away
+from server.controllers.requests import is_htmx, now, page_or_fragment
+from server.services import absences, cohorts
+from server.services.people import DAY_NAMES
 
 MEMBER_ROLES = tuple(role.value for role in Membership.Role)
 
@@ -28,46 +26,9 @@ async def cohort_or_404(cohort_id: int) -> dict:
     return row
 
 
-async def roster_of(cohort_id: int) -> list[dict]:
-    """Members with their zone, hours and manager, learners last so staff stand out at the top."""
-    rows = await Membership.select(
-        Membership.id,
-        Membership.role,
-        Membership.person.id.as_alias("person_id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.person.timezone.as_alias("timezone"),
-        Membership.person.work_start.as_alias("work_start"),
-        Membership.person.work_end.as_alias("work_end"),
-        Membership.person.work_days.as_alias("work_days"),
-        Membership.manager.name.as_alias("manager_name"),
-        Membership.section.key.as_alias("section"),
-    ).where(Membership.cohort == cohort_id)
-    order = {"facilitator": 0, "manager": 1, "learner": 2}
-    return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
-
-
-async def published_sessions(cohort_id: int) -> list[dict]:
-    return await LiveSession.select(
-        *LiveSession.all_columns(),
-        LiveSession.facilitator.name.as_alias("facilitator_name"),
-        LiveSession.facilitator.timezone.as_alias("facilitator_zone"),
-    ).where(LiveSession.cohort == cohort_id).order_by(LiveSession.starts_at)
-
-
-async def cohort_facilitators(cohort_id: int) -> list[dict]:
-    return await Membership.select(
-        Membership.person.id.as_alias("id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.person.timezone.as_alias("timezone"),
-    ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)).order_by(
-        Membership.person.name)
-
-
 def read_absence(form: Form, facilitators: list[dict]) -> dict:
     """An absence from the form: one of the cohort's facilitators, whole days in THEIR zone, an optional note."""
-    values = {"person": str(form.fields.get("person", "") or "").strip(), **absences.read_days(form)}
+    values = {"person": str(form.fields.get("person", "") or "").strip(), **read_days_away(form)}
     if not values["person"]:
         form.fail("person", "Choose the facilitator who is away.")
     elif values["person"] not in {str(f["id"]) for f in facilitators}:
@@ -129,20 +90,17 @@ class CohortController(Controller):
         return Redirect(f"/cohorts/{row.id}", status_code=303)
 
     @get("/{cohort_id:int}")
-    async def show(self, cohort_id: FromPath[int]) -> Template:
-        return Template("designer/cohort.html", context=await self._cohort_context(cohort_id))
+    async def show(self, request: Request, cohort_id: FromPath[int]) -> Template:
+        return Template("designer/cohort.html", context=await self._cohort_context(request, cohort_id))
 
-    async def _cohort_context(self, cohort_id: FromPath[int], **extra) -> dict:
+    async def _cohort_context(self, request: Request, cohort_id: int, **extra) -> dict:
         cohort = await cohort_or_404(cohort_id)
-        runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
-            PlannerRun.id, ascending=False).limit(20)
-        runs = [r for r in runs if cohort["name"] in (r["cohort_names"] or [])][:5]
-        facilitators = await cohort_facilitators(cohort_id)
+        facilitators = await cohorts.facilitators(cohort_id)
         context = {
             "cohort": cohort,
-            "roster": await roster_of(cohort_id),
-            "sessions": await published_sessions(cohort_id),
-            "runs": runs,
+            "roster": await cohorts.roster_of(cohort_id),
+            "sessions": await cohorts.published_sessions(cohort_id),
+            "runs": await cohorts.recent_runs(cohort),
             "cohorts": [cohort],
             "member_values": {"role": "learner", "timezone": "UTC", "work_start": "09:00", "work_end": "17:00",
                               "work_days": list(DAY_NAMES[:5])},
@@ -150,7 +108,7 @@ class CohortController(Controller):
             "day_names": DAY_NAMES,
             "member_roles": MEMBER_ROLES,
             "facilitators": facilitators,
-            "absences": await absences.upcoming([f["id"] for f in facilitators], datetime.now(UTC)),
+            "absences": await absences.upcoming([f["id"] for f in facilitators], now(request)),
             "absence_values": {},
             "absence_errors": {},
         }
@@ -184,52 +142,36 @@ class CohortController(Controller):
             else:
                 manager_id = manager["id"]
         if form.ok:
-            saved = await self._save_member(cohort, values, manager_id, form)
-        if not form.ok:
-            context = await self._cohort_context(cohort_id, member_values=values, member_errors=form.errors)
-            return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=True)
-        context = await self._cohort_context(cohort_id, member_saved=saved)
-        return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=False)
-
-    async def _save_member(self, cohort: dict, values: dict, manager_id: FromPath[int] | None, form: Form) -> str:
-        async with write_transaction():
-            person = await Person.objects().where(Person.email == values["email"]).first()
-            if person is None:
-                person = Person(email=values["email"], name=values["name"], role=values["role"],
-                                timezone=values["timezone"], work_start=values["work_start"],
-                                work_end=values["work_end"], work_days=format_days(values["work_days"]))
-                await person.save()
-            elif ROLE_RANK.get(values["role"], 0) > ROLE_RANK.get(person.role, 0):
-                # the person keeps their own profile; their account role is only ever promoted
-                await Person.update({Person.role: values["role"]}).where(Person.id == person.id)
-            if await Membership.exists().where(
-                    (Membership.cohort == cohort["id"]) & (Membership.person == person.id)):
+            saved = await cohorts.add_member(cohort["id"], values, manager_id)
+            if saved is None:
                 form.fail("email", f"{values['email']} is already in this cohort.")
-                return ""
-            await Membership(cohort=cohort["id"], person=person.id, role=values["role"],
-                             manager=manager_id).save()
-        return person.name
+        if not form.ok:
+            context = await self._cohort_context(request, cohort_id, member_values=values, member_errors=form.errors)
+            return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=True)
+        context = await self._cohort_context(request, cohort_id, member_saved=saved)
+        return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=False)
 
     @post("/{cohort_id:int}/absences")
     async def add_absence(self, request: Request, cohort_id: FromPath[int]) -> Response:
         await cohort_or_404(cohort_id)
         form = await Form.read(request)
-        facilitators = await cohort_facilitators(cohort_id)
+        facilitators = await cohorts.facilitators(cohort_id)
         values = read_absence(form, facilitators)
         if not form.ok:
-            context = await self._cohort_context(cohort_id, absence_values=values, absence_errors=form.errors)
+            context = await self._cohort_context(request, cohort_id, absence_values=values, absence_errors=form.errors)
             return page_or_fragment(request, "designer/cohort.html", "designer/absences.html", context, failed=True)
         person = next(f for f in facilitators if str(f["id"]) == values["person"])
-        await absences.record(person["id"], person["timezone"], values, request.user.id)
-        context = await self._cohort_context(cohort_id, absence_saved=True)
+        await absences.record(person["id"], person["timezone"], values["starts_on"], values["ends_on"],
+                              values["note"], created_by=request.user.id)
+        context = await self._cohort_context(request, cohort_id, absence_saved=True)
         return page_or_fragment(request, "designer/cohort.html", "designer/absences.html", context, failed=False)
 
     @post("/{cohort_id:int}/absences/{absence_id:int}/delete")
     async def delete_absence(self, request: Request, cohort_id: FromPath[int], absence_id: FromPath[int]) -> Response:
         await cohort_or_404(cohort_id)
-        if not await absences.delete_of(absence_id, [f["id"] for f in await cohort_facilitators(cohort_id)]):
+        if not await absences.delete_of(absence_id, [f["id"] for f in await cohorts.facilitators(cohort_id)]):
             raise NotFoundException(f"no absence {absence_id} of a facilitator of this cohort")
-        if request.headers.get("hx-request") == "true":
-            context = await self._cohort_context(cohort_id, absence_deleted=True)
+        if is_htmx(request):
+            context = await self._cohort_context(request, cohort_id, absence_deleted=True)
             return Template("designer/absences.html", context=context)
         return Redirect(f"/cohorts/{cohort_id}#absences", status_code=303)

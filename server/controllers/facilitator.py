@@ -12,8 +12,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server import readiness
 from server.auth import role_guard
+from server.controllers.requests import is_htmx, now
+from server.services import attendance
 
 
 def _is_designer(person: Person) -> bool:
@@ -21,7 +22,7 @@ def _is_designer(person: Person) -> bool:
 
 
 async def _check_session(person: Person, session_id: int) -> None:
-    if not _is_designer(person) and not await readiness.may_run_session(person.id, session_id):
+    if not _is_designer(person) and not await attendance.may_run_session(person.id, session_id):
         raise NotFoundException()
 
 
@@ -33,16 +34,16 @@ class FacilitatorController(Controller):
     @get("/")
     async def page(self, request: Request) -> Template:
         me: Person = request.user
-        sessions = await readiness.facilitator_sessions(None if _is_designer(me) else me.id, now=readiness.utc_now())
+        sessions = await attendance.facilitator_sessions(None if _is_designer(me) else me.id, now=now(request))
         return Template("facilitator/page.html", context={"sessions": sessions})
 
     @get("/sessions/{session_id:int}")
     async def session(self, request: Request, session_id: FromPath[int]) -> Template:
         await _check_session(request.user, session_id)
-        roster = await readiness.session_roster(session_id)
+        roster = await attendance.session_roster(session_id)
         if roster is None:
             raise NotFoundException()
-        return Template("facilitator/session.html", context={"roster": roster, "choices": readiness.ATTENDANCE_CHOICES})
+        return Template("facilitator/session.html", context={"roster": roster, "choices": attendance.ATTENDANCE_CHOICES})
 
     @post("/sessions/{session_id:int}/attendance/{person_id:int}", status_code=200)
     async def attendance(self, request: Request, session_id: FromPath[int], person_id: FromPath[int]) -> Response:
@@ -50,17 +51,18 @@ class FacilitatorController(Controller):
         await _check_session(me, session_id)
         status = str((await request.form()).get("status", ""))
         try:
-            row = await readiness.mark_attendance(session_id, person_id, status, marked_by=me.id, now=readiness.utc_now())
+            row = await attendance.mark_attendance(session_id, person_id, status, marked_by=me.id,
+                                                   now=now(request))
         except ValueError:
             raise HTTPException(
-                status_code=400, detail=f"Choose one of: {', '.join(readiness.ATTENDANCE_CHOICES)}."
+                status_code=400, detail=f"Choose one of: {', '.join(attendance.ATTENDANCE_CHOICES)}."
             ) from None
         if row is None:
             raise NotFoundException()
-        if not request.htmx:
+        if not is_htmx(request):
             return Redirect(f"/facilitator/sessions/{session_id}#learner-{person_id}", status_code=303)
-        roster = await readiness.session_roster(session_id)
+        roster = await attendance.session_roster(session_id)
         return Template(
             "facilitator/_roster_row.html",
-            context={"row": row, "roster": roster, "choices": readiness.ATTENDANCE_CHOICES, "saved": True},
+            context={"row": row, "roster": roster, "choices": attendance.ATTENDANCE_CHOICES, "saved": True},
         )

@@ -8,7 +8,8 @@ from datetime import date
 from zoneinfo import available_timezones
 
 from litestar import Request
-from litestar.response import Template
+
+from server.services.absences import LONGEST_ABSENCE_DAYS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -98,9 +99,34 @@ class Form:
         return not self.errors
 
 
-def page_or_fragment(request: Request, page: str, fragment: str, context: dict, *, failed: bool) -> Template:
-    """The whole page for a plain form post (400 when it failed), just the fragment for htmx (always 200:
-    htmx 2 does not swap error statuses by default, and the fragment carries the messages)."""
-    if request.headers.get("hx-request") == "true":
-        return Template(fragment, context=context, status_code=200)
-    return Template(page, context=context, status_code=400 if failed else 200)
+def read_days_away(form: Form) -> dict:
+    """The first and last day away and the optional note, with a message next to each bad field."""
+    values = {
+        "starts_on": form.day("starts_on", label="First day away"),
+        "ends_on": form.day("ends_on", label="Last day away"),
+        "note": form.text("note", required=False, max_length=200, label="Note"),
+    }
+    first, last = values["starts_on"], values["ends_on"]
+    if first and last:
+        if last < first:
+            form.fail("ends_on", "The last day away cannot be before the first.")
+        elif (last - first).days >= LONGEST_ABSENCE_DAYS:
+            form.fail("ends_on", f"An absence can last at most {LONGEST_ABSENCE_DAYS} days; record a longer one "
+                                 "in parts.")
+    return values
+
+
+def check_hours(timezone: str, start: str, end: str, days: list[str]) -> dict[str, str]:
+    """Field -> message for each bad value of a person's hours (empty when all are fine)."""
+    errors: dict[str, str] = {}
+    if timezone not in available_timezones():
+        errors["timezone"] = f"{timezone or 'An empty value'} is not a time zone name such as Europe/Berlin."
+    if not CLOCK.match(start):
+        errors["work_start"] = "Use a 24-hour time such as 09:00."
+    if not CLOCK.match(end):
+        errors["work_end"] = "Use a 24-hour time such as 17:00."
+    if "work_start" not in errors and "work_end" not in errors and start >= end:
+        errors["work_end"] = "The day must end after it starts (no overnight hours)."
+    if not days:
+        errors["work_days"] = "Choose at least one working day."
+    return errors

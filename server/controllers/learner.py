@@ -13,15 +13,10 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server import readiness
 from server.auth import role_guard
-
-
-async def calendar_context(person: Person) -> dict:
-    """What partials/feed_link.html (the feeds area's box) expects: `feed`."""
-    from server.feeds import feed_context
-
-    return {"feed": await feed_context(person)}
+from server.controllers.requests import is_htmx, now, settings
+from server.services import learning
+from server.services.feeds import feed_box
 
 
 class LearnerController(Controller):
@@ -32,8 +27,9 @@ class LearnerController(Controller):
     @get("/")
     async def page(self, request: Request) -> Template:
         me: Person = request.user
-        schedule = await readiness.learner_schedule(me.id, now=readiness.utc_now())
-        return Template("learner/page.html", context={"schedule": schedule, **await calendar_context(me)})
+        schedule = await learning.learner_schedule(me.id, now=now(request))
+        feed = await feed_box(me.id, settings(request), now=now(request))
+        return Template("learner/page.html", context={"schedule": schedule, "feed": feed})
 
     @post("/modules/{module_id:int}/done", status_code=200)
     async def done(self, request: Request, module_id: FromPath[int]) -> Response:
@@ -46,11 +42,11 @@ class LearnerController(Controller):
 
 async def _set_done(request: Request, module_id: int, done: bool) -> Response:
     me: Person = request.user
-    now = readiness.utc_now()
-    module = await readiness.set_module_done(me.id, module_id, done, now=now)
+    at = now(request)
+    module = await learning.set_module_done(me.id, module_id, done, now=at)
     if module is None:
         raise NotFoundException()
-    if not request.htmx:
+    if not is_htmx(request):
         return Redirect(f"/learner#module-{module_id}", status_code=303)
-    schedule = await readiness.learner_schedule(me.id, now=now)
+    schedule = await learning.learner_schedule(me.id, now=at)
     return Template("learner/_module_changed.html", context={"module": module, "schedule": schedule})

@@ -1,7 +1,7 @@
 """Managers: readiness of their reports for upcoming sessions, completion and attendance rates, CSV export.
 
 Only cohorts holding the manager's reports (Membership.manager = the manager) appear; the queries in
-server/readiness.py start from those memberships, so nothing else can leak in.
+server/services/readiness.py start from those memberships, so nothing else can leak in.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
 from models.tables import Person
-from server import readiness
 from server.auth import role_guard
+from server.controllers.requests import now
+from server.services import readiness
 
 
 class ManagerController(Controller):
@@ -21,12 +22,12 @@ class ManagerController(Controller):
 
     @get("/")
     async def page(self, request: Request) -> Template:
-        view = await readiness.manager_readiness(request.user.id, now=readiness.utc_now())
+        view = await readiness.manager_readiness(request.user.id, now=now(request))
         return Template("manager/page.html", context={"view": view})
 
     @get("/readiness.csv")
     async def csv(self, request: Request) -> Response:
-        view = await readiness.manager_readiness(request.user.id, now=readiness.utc_now())
+        view = await readiness.manager_readiness(request.user.id, now=now(request))
         return Response(
             readiness.readiness_csv(view),
             media_type="text/csv; charset=utf-8",

@@ -3,33 +3,17 @@ one. Designers see the same on each cohort page; re-plans keep sessions out of t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server import absences
 from server.auth import role_guard
-from server.controllers.forms import Form
-from server.feeds import feed_context
-
-RECORDS_ABSENCES = frozenset({Person.Role.facilitator.value, Person.Role.designer.value})
-
-
-async def away_context(person: Person, **extra) -> dict:
-    """What partials/my_absences.html expects as `away`."""
-    context = {
-        "can_record": person.role in RECORDS_ABSENCES,
-        "absences": await absences.upcoming([person.id], datetime.now(UTC)),
-        "values": {},
-        "errors": {},
-        "zone": person.timezone,
-    }
-    context.update(extra)
-    return context
+from server.controllers.forms import Form, read_days_away
+from server.controllers.profile_page import away_region, profile_context
+from server.controllers.requests import is_htmx
+from server.services import absences
 
 
 class MyAbsenceController(Controller):
@@ -40,9 +24,10 @@ class MyAbsenceController(Controller):
     async def add(self, request: Request) -> Response:
         me: Person = request.user
         form = await Form.read(request)
-        values = absences.read_days(form)
+        values = read_days_away(form)
         if form.ok:
-            await absences.record(me.id, me.timezone, values, me.id)
+            await absences.record(me.id, me.timezone, values["starts_on"], values["ends_on"], values["note"],
+                                  created_by=me.id)
         return await _answer(request, me, values=values, errors=form.errors, saved=form.ok)
 
     @post("/{absence_id:int}/delete", status_code=200)
@@ -55,14 +40,9 @@ class MyAbsenceController(Controller):
 async def _answer(request: Request, me: Person, *, errors: dict | None = None, **extra) -> Response:
     """htmx gets the region (200, messages inside); a plain post goes back to the profile, or gets the whole
     profile page with the messages (400)."""
-    away = await away_context(me, errors=errors or {}, **extra)
-    if request.headers.get("hx-request") == "true":
+    away = await away_region(request, me, errors=errors or {}, **extra)
+    if is_htmx(request):
         return Template("partials/my_absences.html", context={"away": away})
     if not errors:
         return Redirect("/profile#away", status_code=303)
-    from server.controllers.profile import parse_days  # the profile imports this module
-
-    profile = {"timezone": me.timezone, "work_start": me.work_start, "work_end": me.work_end,
-               "work_days": parse_days(me.work_days)}
-    return Template("profile.html", status_code=400, context={
-        "values": profile, "errors": {}, "saved": False, "feed": await feed_context(me), "away": away})
+    return Template("profile.html", status_code=400, context=await profile_context(request, me, away=away))

@@ -11,17 +11,28 @@ from litestar.response import Redirect, Template
 
 from models.tables import Cohort, Program, Unit, UnitRequirement
 from planner.errors import InputError
+from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES
+from planner.problem import Program as PlannerProgram
 from server.auth import designer_only
-from server.controllers.forms import Form, page_or_fragment
-from server.importing import UserError, import_problem, write_transaction
+from server.controllers.forms import Form
+from server.controllers.requests import is_htmx, page_or_fragment
+from server.db import write_transaction
+from server.errors import UserError
+from server.importing import import_problem
 
 MODES = tuple(mode.value for mode in Unit.Mode)
-SETTINGS = (  # field, label, low, high, default
-    ("live_minutes", "Live session length (minutes)", 15, 480, 60),
-    ("module_max_minutes", "Longest async module (minutes)", 5, 240, 15),
-    ("weekly_async_minutes", "Async minutes per week", 0, 3000, 120),
-    ("live_sessions_per_week", "Live sessions per week", 1, 7, 2),
-    ("prework_lead_hours", "Prework due before a session (hours)", 0, 336, 24),
+LABELS = {
+    "live_minutes": "Live session length (minutes)",
+    "module_max_minutes": "Longest async module (minutes)",
+    "weekly_async_minutes": "Async minutes per week",
+    "live_sessions_per_week": "Live sessions per week",
+    "prework_lead_hours": "Prework due before a session (hours)",
+}
+# field, label, low, high, default: the limits are the program file's (planner.loading), the defaults the
+# planner's, so a program saved here is one the files accept.
+SETTINGS = tuple(
+    (field, LABELS[field], low, high, getattr(PlannerProgram, field))
+    for field, (low, high) in PROGRAM_NUMBERS.items()
 )
 MAX_UPLOAD_BYTES = 1_000_000
 
@@ -83,7 +94,7 @@ def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
     by_id = {u["id"]: u for u in units}
     values = {
         "title": form.text("title", label="Title"),
-        "minutes": form.integer("minutes", 1, 600, label="Minutes"),
+        "minutes": form.integer("minutes", *UNIT_MINUTES, label="Minutes"),
         "mode": form.choice("mode", MODES, label="Mode"),
         "requires": [],
     }
@@ -219,7 +230,7 @@ class ProgramController(Controller):
                 program_id, unit_errors={"title": "A cohort of this program is published; its units cannot change now."})
             return page_or_fragment(request, "designer/program.html", "designer/units.html", context, failed=True)
         await Unit.delete().where((Unit.id == unit_id) & (Unit.program == program_id))
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             return Template("designer/units.html", context=await self._program_context(program_id))
         return Redirect(f"/programs/{program_id}", status_code=303)
 

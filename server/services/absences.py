@@ -1,5 +1,5 @@
-"""Facilitators' absences: read from a form as whole days in the facilitator's own zone, stored as UTC instants,
-listed for the pages. Re-plans treat them as busy time (`server.planning.absences_as_busy`).
+"""Facilitators' absences: whole days in the facilitator's own zone, stored as UTC instants, listed for the
+pages. Re-plans treat them as busy time (`server.services.planning.absences_as_busy`).
 
 An absence of days `first`..`last` runs from local midnight starting `first` to local midnight after `last`.
 """
@@ -10,26 +10,8 @@ from datetime import date, datetime, timedelta
 
 from models.tables import Absence
 from planner.coverage import local_date, local_midnight
-from server.controllers.forms import Form
 
 LONGEST_ABSENCE_DAYS = 366
-
-
-def read_days(form: Form) -> dict:
-    """The first and last day away and the optional note, with a message next to each bad field."""
-    values = {
-        "starts_on": form.day("starts_on", label="First day away"),
-        "ends_on": form.day("ends_on", label="Last day away"),
-        "note": form.text("note", required=False, max_length=200, label="Note"),
-    }
-    first, last = values["starts_on"], values["ends_on"]
-    if first and last:
-        if last < first:
-            form.fail("ends_on", "The last day away cannot be before the first.")
-        elif (last - first).days >= LONGEST_ABSENCE_DAYS:
-            form.fail("ends_on", f"An absence can last at most {LONGEST_ABSENCE_DAYS} days; record a longer one "
-                                 "in parts.")
-    return values
 
 
 def instants(first: date, last: date, zone_name: str) -> tuple[datetime, datetime]:
@@ -42,10 +24,11 @@ def days_of(starts_at: datetime, ends_at: datetime, zone_name: str) -> tuple[dat
     return local_date(starts_at, zone_name), local_date(ends_at - timedelta(microseconds=1), zone_name)
 
 
-async def record(person_id: int, zone_name: str, values: dict, created_by: int | None) -> None:
-    starts_at, ends_at = instants(values["starts_on"], values["ends_on"], zone_name)
-    await Absence(person=person_id, starts_at=starts_at, ends_at=ends_at, note=values["note"],
-                  created_by=created_by).save()
+async def record(person_id: int, zone_name: str, first: date, last: date, note: str, *,
+                 created_by: int | None) -> None:
+    """The days `first`..`last` away, in `zone_name` (the person's own zone)."""
+    starts_at, ends_at = instants(first, last, zone_name)
+    await Absence(person=person_id, starts_at=starts_at, ends_at=ends_at, note=note, created_by=created_by).save()
 
 
 async def upcoming(person_ids: list[int], now: datetime) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Per-person iCalendar feeds: what goes in a person's feed, how it is written, and how it is served.
+"""Per-person iCalendar feeds: what goes in a person's feed and how it is written (served by
+server/controllers/feeds.py).
 
 A feed is the union of what a person's roles show them: as a learner, the live sessions of their section and
 their cohort's module deadlines; as a facilitator, the sessions they run; as a manager, the live sessions of the
@@ -17,17 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event, vDuration
-from litestar import Controller, Request, Response, get, head, post
-from litestar.exceptions import ClientException
-from litestar.params import FromPath
-from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
 
 from models.tables import (
     AsyncModule,
@@ -38,25 +33,8 @@ from models.tables import (
     SessionPrework,
     SessionUnit,
 )
-from server.feed_tokens import (
-    feed_token_for,
-    feed_urls_for,
-    last_modified_for,
-    person_for_token,
-    rotate_from_cli,
-    rotate_token,
-)
+from server.services.feed_tokens import feed_urls_for
 from server.settings import Settings
-
-__all__ = [
-    "FeedController",
-    "FeedSettingsController",
-    "build_feed",
-    "feed_token_for",
-    "feed_urls_for",
-    "rotate_from_cli",
-    "rotate_token",
-]
 
 PRODID = "-//Cadence//Cohort feed 1.0//EN"
 CANCELLED_VISIBLE = timedelta(days=30)  # a cancelled session stays this long after cancelled_at
@@ -64,9 +42,6 @@ REFRESH = timedelta(hours=1)  # REFRESH-INTERVAL and X-PUBLISHED-TTL: clients po
 DEADLINE_LENGTH = timedelta(minutes=15)  # a deadline is drawn as a short block ending at the due instant
 SESSION_REMINDER = timedelta(minutes=15)  # VALARM before a live session, when the person asks for alarms
 DEADLINE_REMINDER = timedelta(days=1)  # VALARM before a module is due
-# Shared caches must never keep a feed (its URL is a credential): "private". Five minutes spares the database
-# when a client polls in bursts, and is far below REFRESH; a re-plan shows within the client's own interval.
-CACHE_CONTROL = "private, max-age=300"
 # Where an event's URL leads: the page this person can open for it.
 FACILITATOR_SESSION_PAGE = "/facilitator/sessions/{id}"
 LEARNER_PAGE = "/learner"
@@ -345,10 +320,8 @@ class BuiltFeed:
     last_modified: datetime  # UTC, whole seconds
 
 
-async def build_feed(person: dict, *, now: datetime | None = None, base_url: str | None = None) -> BuiltFeed:
+async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed:
     """The person's feed as bytes with its validators. `person` is a Person row as a dict."""
-    now = now or datetime.now(UTC)
-    base_url = base_url if base_url is not None else Settings.from_env().base_url
     content = await collect(person, now=now)
     body = render(content, base_url)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -357,134 +330,15 @@ async def build_feed(person: dict, *, now: datetime | None = None, base_url: str
     return BuiltFeed(body, etag, last_modified)
 
 
-# -------------------------------------------------------------------------------------------------------- HTTP
+# ------------------------------------------------------------------------------------------- the feed box
 
 
-def not_modified(feed: BuiltFeed, if_none_match: str | None, if_modified_since: str | None) -> bool:
-    """RFC 9110 §13.1: If-None-Match wins when present (weak comparison); else If-Modified-Since."""
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return "*" in tags or feed.etag in tags
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since is None or since.tzinfo is None:
-            return False
-        return feed.last_modified <= since
-    return False
-
-
-def _not_found(with_body: bool = True) -> Response:
-    return Response(content=b"Not found\n" if with_body else b"", status_code=HTTP_404_NOT_FOUND,
-                    media_type="text/plain")
-
-
-class FeedController(Controller):
-    """GET (and HEAD) /feed/<token>.ics — no sign-in: the unguessable token is the credential."""
-
-    path = "/feed"
-    include_in_schema = False
-    opt = {"exclude_from_csrf": True, "skip_session": True}  # a feed is not a page: no cookies
-
-    @get("/{filename:str}")
-    async def feed(self, request: Request, filename: FromPath[str]) -> Response:
-        return await _answer(request, filename, with_body=True)
-
-    @head("/{filename:str}")
-    async def feed_head(self, request: Request, filename: FromPath[str]) -> Response[None]:
-        return await _answer(request, filename, with_body=False)
-
-
-async def _answer(request: Request, filename: str, *, with_body: bool) -> Response:
-    token = filename.removesuffix(".ics")
-    person = await person_for_token(token) if filename.endswith(".ics") else None
-    if person is None:
-        return _not_found(with_body)  # wrong, rotated and garbled tokens all look the same
-    feed = await build_feed(person)
-    modified = await last_modified_for(token, feed.etag, feed.last_modified, now=datetime.now(UTC))
-    feed = replace(feed, last_modified=modified)
-    headers = {
-        "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
-        "Cache-Control": CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-    }
-    if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
-        return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
-    if not with_body:
-        headers["Content-Length"] = str(len(feed.body))
-    # Litestar appends "; charset=utf-8" to text/* media types.
-    return Response(content=feed.body if with_body else b"", media_type="text/calendar", headers=headers)
-
-
-def _wants_fragment(request: Request) -> bool:
-    """An htmx request that swaps our box (not a boosted page load, which wants a whole page)."""
-    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
-
-
-async def feed_context(person) -> dict:
-    """What partials/feed_link.html expects as `feed`: feed_urls_for(person) plus "feed_alarms"."""
-    person_id = person["id"] if isinstance(person, dict) else person.id
+async def feed_box(person_id: int, settings: Settings, *, now: datetime) -> dict:
+    """What partials/feed_link.html expects as `feed`: the person's feed URLs plus "feed_alarms"."""
     row = await Person.select(Person.feed_alarms).where(Person.id == person_id).first()
-    return {**await feed_urls_for(person_id), "feed_alarms": bool(row and row["feed_alarms"])}
+    urls = await feed_urls_for(person_id, secret_key=settings.secret_key, base_url=settings.base_url, now=now)
+    return {**urls, "feed_alarms": bool(row and row["feed_alarms"])}
 
 
-# Without JavaScript, GET /profile/feed shows the feed box on a page of its own (same partial, one source).
-FEED_PAGE = """{% extends "base.html" %}
-{% block title %}Calendar feed{% endblock %}
-{% block content %}
-<h1>Your calendar feed</h1>
-{% include "partials/feed_link.html" %}
-<p><a href="/profile">Back to your profile</a></p>
-{% endblock %}"""
-
-
-def _feed_box(request: Request, feed: dict) -> Response:
-    if _wants_fragment(request):
-        return Template(template_name="partials/feed_link.html", context={"feed": feed})
-    return Template(template_str=FEED_PAGE, context={"feed": feed})
-
-
-def _fragment_or_back(request: Request, feed: dict, back: str | None) -> Response:
-    from server.auth import safe_next
-
-    if _wants_fragment(request):
-        return Template(template_name="partials/feed_link.html", context={"feed": feed})
-    return Redirect(path=safe_next(back, "/profile"), status_code=303)
-
-
-def _signed_in(connection, handler) -> None:
-    from server.auth import signed_in  # the web core's guard: any role, signed in
-
-    signed_in(connection, handler)
-
-
-class FeedSettingsController(Controller):
-    """The feed box: show it, rotate the secret URL, switch reminders on or off. Any signed-in person, for
-    their own feed only (the person is always request.user; no id comes from the client)."""
-
-    path = "/profile/feed"
-    guards = [_signed_in]
-    include_in_schema = False
-
-    @get("/")
-    async def show(self, request: Request) -> Response:
-        return _feed_box(request, await feed_context(request.user))
-
-    @post("/rotate", status_code=200)
-    async def rotate(self, request: Request) -> Response:
-        form = await request.form()
-        await rotate_token(request.user.id)
-        return _fragment_or_back(request, await feed_context(request.user), form.get("next"))
-
-    @post("/alarms", status_code=200)
-    async def alarms(self, request: Request) -> Response:
-        form = await request.form()
-        choice = form.get("alarms", "")
-        if choice not in ("on", "off"):
-            raise ClientException(detail="alarms: expected 'on' or 'off'")
-        await Person.update({Person.feed_alarms: choice == "on"}).where(Person.id == request.user.id)
-        return _fragment_or_back(request, await feed_context(request.user), form.get("next"))
+async def set_alarms(person_id: int, on: bool) -> None:
+    await Person.update({Person.feed_alarms: on}).where(Person.id == person_id)

@@ -3,6 +3,7 @@
 The token in a feed URL is base64url(HMAC-SHA256(secret key, "feed:<person id>:<nonce>")) with a 32-byte random
 nonce. A FeedToken row keeps the nonce (so a profile page can show the same URL again) and SHA-256(token) (so a
 request is looked up by an index). Without the secret key, a copy of the database reveals no working URL.
+The key (Settings.secret_key) and the public base URL are arguments, never read from the environment here.
 """
 
 from __future__ import annotations
@@ -13,19 +14,11 @@ import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from piccolo.engine.sqlite import TransactionType
-
 from models.engine import is_sqlite
 from models.tables import FeedToken, Person
-from server.settings import Settings
+from server.db import write_transaction
 
 NONCE_BYTES = 32  # 256 bits of entropy; the HMAC output the URL carries is 256 bits too
-
-
-class UnknownPerson(LookupError):
-    """No person with that email; `cadence feed rotate` prints it as one line and exits 2."""
-
-    cadence_user_error = True
 
 
 def make_token(secret_key: str, person_id: int, nonce: str) -> str:
@@ -37,12 +30,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _transaction():
-    engine = FeedToken._meta.db
-    # SQLite's default DEFERRED transaction fails with "database is locked" when two readers both write.
-    return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
-
-
 async def _lock_person(person_id: int) -> None:
     """Serialise token changes per person: PostgreSQL locks the person's row; SQLite's IMMEDIATE transaction
     already holds the only write lock."""
@@ -50,18 +37,18 @@ async def _lock_person(person_id: int) -> None:
         await Person.select(Person.id).where(Person.id == person_id).lock_rows()
 
 
-async def _issue(person_id: int, now: datetime) -> str:
+async def _issue(person_id: int, secret_key: str, now: datetime) -> str:
     nonce = secrets.token_hex(NONCE_BYTES)
-    token = make_token(Settings.from_env().secret_key, person_id, nonce)
+    token = make_token(secret_key, person_id, nonce)
     await FeedToken.insert(
         FeedToken(person=person_id, nonce=nonce, token_hash=token_hash(token), created_at=now)
     )
     return token
 
 
-async def feed_token_for(person_id: int) -> str:
+async def feed_token_for(person_id: int, secret_key: str, *, now: datetime) -> str:
     """The person's current token; issues one when they have none (once, even under concurrent calls)."""
-    async with _transaction():
+    async with write_transaction():
         await _lock_person(person_id)
         row = await (
             FeedToken.select(FeedToken.nonce)
@@ -70,22 +57,21 @@ async def feed_token_for(person_id: int) -> str:
             .first()
         )
         if row is not None:
-            return make_token(Settings.from_env().secret_key, person_id, row["nonce"])
-        return await _issue(person_id, datetime.now(UTC))
+            return make_token(secret_key, person_id, row["nonce"])
+        return await _issue(person_id, secret_key, now)
 
 
-async def rotate_token(person_id: int) -> str:
+async def rotate_token(person_id: int, secret_key: str, *, now: datetime) -> str:
     """Revoke every active token of the person (their old URLs answer 404) and issue a fresh one."""
-    now = datetime.now(UTC)
-    async with _transaction():
+    async with write_transaction():
         await _lock_person(person_id)
         await FeedToken.update({FeedToken.revoked_at: now}).where(
             (FeedToken.person == person_id) & FeedToken.revoked_at.is_null()
         )
-        return await _issue(person_id, now)
+        return await _issue(person_id, secret_key, now)
 
 
-async def person_for_token(token: str) -> dict | None:
+async def person_for_token(token: str, secret_key: str) -> dict | None:
     """The active person row (as a dict) a token belongs to, or None — for any wrong, revoked or garbled token."""
     if not token or len(token) > 100:
         return None
@@ -97,7 +83,7 @@ async def person_for_token(token: str) -> dict | None:
     if row is None:
         return None
     # The index found the row by hash; re-deriving the token proves it was made with our key.
-    expected = make_token(Settings.from_env().secret_key, row["person"], row["nonce"])
+    expected = make_token(secret_key, row["person"], row["nonce"])
     if not hmac.compare_digest(expected.encode(), token.encode()):
         return None
     person = await Person.select().where((Person.id == row["person"]) & (Person.active == True)).first()  # noqa: E712
@@ -139,27 +125,6 @@ def feed_urls(base_url: str, token: str) -> dict[str, str]:
     return {"https": https, "webcal": webcal}
 
 
-async def feed_urls_for(person) -> dict[str, str]:
-    """{"https": ..., "webcal": ...} for a Person row, a dict with "id", or an id."""
-    person_id = _person_id(person)
-    return feed_urls(Settings.from_env().base_url, await feed_token_for(person_id))
-
-
-async def rotate_from_cli(email: str) -> int:
-    """`cadence feed rotate EMAIL`: print the fresh https URL. Unknown email -> UnknownPerson (exit 2)."""
-    row = await Person.select(Person.id).where(Person.email == email.strip().lower()).first()
-    if row is None:
-        row = await Person.select(Person.id).where(Person.email == email.strip()).first()
-    if row is None:
-        raise UnknownPerson(f"feed rotate: no person with email {email!r}")
-    urls = feed_urls(Settings.from_env().base_url, await rotate_token(row["id"]))
-    print(urls["https"])  # noqa: T201 - the command's output
-    return 0
-
-
-def _person_id(person) -> int:
-    if isinstance(person, int):
-        return person
-    if isinstance(person, dict):
-        return int(person["id"])
-    return int(person.id)
+async def feed_urls_for(person_id: int, *, secret_key: str, base_url: str, now: datetime) -> dict[str, str]:
+    """{"https": ..., "webcal": ...}: the person's current feed URLs (a token is issued when they have none)."""
+    return feed_urls(base_url, await feed_token_for(person_id, secret_key, now=now))

@@ -1,0 +1,130 @@
+"""Facilitators: the sessions they run, each session's roster (prework done, attendance), marking attendance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.tables import Attendance, LiveSession
+from server.db import write_transaction
+from server.services.clock import check_aware
+from server.services.schedule import (
+    SessionRow,
+    completions,
+    facilitated_cohorts,
+    prework_by_session,
+    section_learners,
+    session_rows,
+)
+
+ATTENDANCE_CHOICES = tuple(status.value for status in Attendance.Status)
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    person_id: int
+    name: str
+    email: str
+    timezone: str
+    prework_done: int
+    prework_total: int
+    attendance: str | None  # one of ATTENDANCE_CHOICES, or None when not marked yet
+    marked_by_name: str | None
+    marked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Roster:
+    session: SessionRow
+    rows: tuple[RosterRow, ...]  # by name
+
+
+
+async def facilitator_sessions(person_id: int | None, *, now: datetime) -> tuple[SessionRow, ...]:
+    """Sessions not yet ended that the person runs, or of cohorts they facilitate; None = every session."""
+    check_aware(now)
+    where = LiveSession.ends_at > now
+    if person_id is not None:
+        cohorts = await facilitated_cohorts(person_id)
+        mine = LiveSession.facilitator == person_id
+        where = where & ((mine | LiveSession.cohort.is_in(cohorts)) if cohorts else mine)
+    return await session_rows(where)
+
+
+async def may_run_session(person_id: int, session_id: int) -> bool:
+    """A facilitator may open a session's roster when they run it or facilitate its cohort."""
+    row = await LiveSession.select(LiveSession.cohort, LiveSession.facilitator).where(
+        LiveSession.id == session_id
+    ).first()
+    if row is None:
+        return False
+    return row["facilitator"] == person_id or row["cohort"] in await facilitated_cohorts(person_id)
+
+
+async def session_roster(session_id: int) -> Roster | None:
+    """Each learner of the session's section with prework done (n of m) and attendance; None if no session."""
+    sessions = await session_rows(LiveSession.id == session_id)
+    if not sessions:
+        return None
+    session = sessions[0]
+    learners = await section_learners(session_id)
+    prework = (await prework_by_session([session_id])).get(session_id, [])
+    done = await completions([p["id"] for p in learners], prework)
+    marks = {
+        row["person"]: row
+        for row in await Attendance.select(
+            Attendance.person,
+            Attendance.status,
+            Attendance.marked_at,
+            Attendance.marked_by.name.as_alias("marked_by_name"),
+        ).where(Attendance.session == session_id)
+    }
+    rows = tuple(
+        RosterRow(
+            person_id=p["id"],
+            name=p["name"],
+            email=p["email"],
+            timezone=p["timezone"],
+            prework_done=sum(1 for module in prework if (module, p["id"]) in done),
+            prework_total=len(prework),
+            attendance=marks[p["id"]]["status"] if p["id"] in marks else None,
+            marked_by_name=marks[p["id"]]["marked_by_name"] if p["id"] in marks else None,
+            marked_at=marks[p["id"]]["marked_at"] if p["id"] in marks else None,
+        )
+        for p in learners
+    )
+    return Roster(session=session, rows=rows)
+
+
+async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:
+    roster = await session_roster(session_id)
+    if roster is None:
+        return None
+    return next((row for row in roster.rows if row.person_id == learner_id), None)
+
+
+async def mark_attendance(
+    session_id: int, learner_id: int, status: str, *, marked_by: int, now: datetime
+) -> RosterRow | None:
+    """Record one learner's attendance (one row per session and learner, replaced atomically).
+
+    Returns None, writing nothing, when the learner is not in the session's section (checked first, so an
+    outsider is "not found" whatever the status); raises ValueError for an unknown status.
+    """
+    check_aware(now)
+    async with write_transaction():
+        if learner_id not in {p["id"] for p in await section_learners(session_id)}:
+            return None
+        if status not in ATTENDANCE_CHOICES:
+            raise ValueError(f"status: expected one of {', '.join(ATTENDANCE_CHOICES)}, got {status!r}")
+        # INSERT .. ON CONFLICT DO UPDATE on the unique (session, person) index: two facilitators marking at
+        # once leave one row with the last status, never a duplicate or a lost insert.
+        await Attendance.insert(
+            Attendance(session=session_id, person=learner_id, status=status, marked_by=marked_by, marked_at=now)
+        ).on_conflict(
+            target=(Attendance.session, Attendance.person),
+            action="DO UPDATE",
+            values=[Attendance.status, Attendance.marked_by, Attendance.marked_at],
+        )
+        return await roster_row(session_id, learner_id)
+

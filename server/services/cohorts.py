@@ -1,0 +1,72 @@
+"""Cohorts: the roster, the facilitators, published sessions, recent planner runs, and adding a member."""
+
+from __future__ import annotations
+
+from models.json_value import json_value
+from models.tables import LiveSession, Membership, Person, PlannerRun
+from server.db import write_transaction
+from server.services.people import ROLE_RANK, days_from_names
+
+
+async def roster_of(cohort_id: int) -> list[dict]:
+    """Members with their zone, hours and manager, learners last so staff stand out at the top."""
+    rows = await Membership.select(
+        Membership.id,
+        Membership.role,
+        Membership.person.id.as_alias("person_id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+        Membership.person.timezone.as_alias("timezone"),
+        Membership.person.work_start.as_alias("work_start"),
+        Membership.person.work_end.as_alias("work_end"),
+        Membership.person.work_days.as_alias("work_days"),
+        Membership.manager.name.as_alias("manager_name"),
+        Membership.section.key.as_alias("section"),
+    ).where(Membership.cohort == cohort_id)
+    order = {"facilitator": 0, "manager": 1, "learner": 2}
+    return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
+
+
+async def published_sessions(cohort_id: int) -> list[dict]:
+    return await LiveSession.select(
+        *LiveSession.all_columns(),
+        LiveSession.facilitator.name.as_alias("facilitator_name"),
+        LiveSession.facilitator.timezone.as_alias("facilitator_zone"),
+    ).where(LiveSession.cohort == cohort_id).order_by(LiveSession.starts_at)
+
+
+async def facilitators(cohort_id: int) -> list[dict]:
+    return await Membership.select(
+        Membership.person.id.as_alias("id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+        Membership.person.timezone.as_alias("timezone"),
+    ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)).order_by(
+        Membership.person.name)
+
+
+
+
+async def recent_runs(cohort: dict, limit: int = 5) -> list[dict]:
+    """The latest planner runs that planned this cohort, newest first."""
+    runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
+        PlannerRun.id, ascending=False).limit(20)
+    return [r for r in runs if cohort["name"] in json_value(r["cohort_names"], [])][:limit]
+
+
+async def add_member(cohort_id: int, values: dict, manager_id: int | None) -> str | None:
+    """Add a person (created when new) to the cohort, in one transaction; their name, or None when they are a
+    member already. An existing person keeps their own profile; their account role is only ever promoted."""
+    async with write_transaction():
+        person = await Person.objects().where(Person.email == values["email"]).first()
+        if person is None:
+            person = Person(email=values["email"], name=values["name"], role=values["role"],
+                            timezone=values["timezone"], work_start=values["work_start"],
+                            work_end=values["work_end"], work_days=days_from_names(values["work_days"]))
+            await person.save()
+        elif ROLE_RANK.get(values["role"], 0) > ROLE_RANK.get(person.role, 0):
+            await Person.update({Person.role: values["role"]}).where(Person.id == person.id)
+        if await Membership.exists().where((Membership.cohort == cohort_id) & (Membership.person == person.id)):
+            return None
+        await Membership(cohort=cohort_id, person=person.id, role=values["role"], manager=manager_id).save()
+    return person.name

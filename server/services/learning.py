@@ -1,0 +1,86 @@
+"""A learner's own schedule and modules: what they see, and marking a module done or undoing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.tables import LiveSession, ModuleCompletion
+from server.db import write_transaction
+from server.services.clock import check_aware
+from server.services.schedule import (
+    ModuleRow,
+    Progress,
+    SessionRow,
+    learner_memberships,
+    module_rows,
+    prework_by_session,
+    progress_of,
+    session_rows,
+)
+
+
+@dataclass(frozen=True)
+class LearnerSchedule:
+    sessions: tuple[SessionRow, ...]  # all sessions of my sections, by start
+    next_session: SessionRow | None  # the first scheduled session that has not ended yet
+    modules: tuple[ModuleRow, ...]  # by due, then title
+    progress: Progress
+
+
+
+async def learner_schedule(person_id: int, *, now: datetime) -> LearnerSchedule:
+    """The learner's sessions (of their own sections), modules (of their own cohorts) and progress."""
+    check_aware(now)
+    memberships = await learner_memberships(person_id)
+    cohort_ids = sorted({m["cohort"] for m in memberships})
+    section_ids = sorted({m["section"] for m in memberships if m["section"] is not None})
+    modules = await module_rows(cohort_ids, person_id, now=now)
+    by_id = {module.id: module for module in modules}
+    sessions = await session_rows(LiveSession.section.is_in(section_ids) if section_ids else None)
+    prework = await prework_by_session([s.id for s in sessions])
+    sessions = tuple(
+        _with_prework(session, [by_id[m] for m in prework.get(session.id, ()) if m in by_id]) for session in sessions
+    )
+    upcoming = [s for s in sessions if not s.cancelled and s.ends_at > now]
+    return LearnerSchedule(
+        sessions=sessions,
+        next_session=upcoming[0] if upcoming else None,
+        modules=modules,
+        progress=progress_of(modules),
+    )
+
+
+async def learner_module(person_id: int, module_id: int, *, now: datetime) -> ModuleRow | None:
+    """One module as the learner sees it, or None when it is not in one of their cohorts."""
+    cohort_ids = sorted({m["cohort"] for m in await learner_memberships(person_id)})
+    rows = await module_rows(cohort_ids, person_id, now=now, module_id=module_id)
+    return rows[0] if rows else None
+
+
+async def learner_progress(person_id: int, *, now: datetime) -> Progress:
+    cohort_ids = sorted({m["cohort"] for m in await learner_memberships(person_id)})
+    return progress_of(await module_rows(cohort_ids, person_id, now=now))
+
+
+async def set_module_done(person_id: int, module_id: int, done: bool, *, now: datetime) -> ModuleRow | None:
+    """Mark a module done (idempotent) or undo it. None, and nothing written, when it is not the learner's."""
+    check_aware(now)
+    async with write_transaction():
+        if await learner_module(person_id, module_id, now=now) is None:
+            return None
+        if done:
+            await ModuleCompletion.insert(
+                ModuleCompletion(module=module_id, person=person_id, completed_at=now)
+            ).on_conflict(target=(ModuleCompletion.module, ModuleCompletion.person), action="DO NOTHING")
+        else:
+            await ModuleCompletion.delete().where(
+                (ModuleCompletion.module == module_id) & (ModuleCompletion.person == person_id)
+            )
+        return await learner_module(person_id, module_id, now=now)
+
+
+
+def _with_prework(session: SessionRow, prework: list[ModuleRow]) -> SessionRow:
+    return SessionRow(**{**session.__dict__, "prework": tuple(prework)})
+

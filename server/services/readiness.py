@@ -1,0 +1,204 @@
+"""Managers: readiness of their reports for upcoming sessions, completion and attendance rates, and the CSV
+they download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from models.tables import AsyncModule, Attendance, LiveSession, Membership
+from server.services.clock import check_aware
+from server.services.schedule import SessionRow, completions, prework_by_session, session_rows
+
+ATTENDED = frozenset({Attendance.Status.present.value, Attendance.Status.late.value})
+
+
+@dataclass(frozen=True)
+class LearnerReadiness:
+    person_id: int
+    name: str
+    email: str
+    missing: tuple[str, ...]  # titles of prework modules not done
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True)
+class SessionReadiness:
+    session: SessionRow
+    learners: tuple[LearnerReadiness, ...]  # my reports in the session's section, by name
+    prework_titles: tuple[str, ...]
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for learner in self.learners if learner.ready)
+
+    @property
+    def not_ready(self) -> tuple[LearnerReadiness, ...]:
+        return tuple(learner for learner in self.learners if not learner.ready)
+
+    @property
+    def percent_ready(self) -> int:
+        return round(100 * self.ready_count / len(self.learners)) if self.learners else 0
+
+
+@dataclass(frozen=True)
+class CohortRates:
+    """Rates over a manager's reports in one cohort.
+
+    completion: modules done out of modules due so far (each report × each module due before now);
+    overall: modules done out of all modules; attendance: present or late out of all marked attendance for
+    sessions that have started.
+    """
+
+    cohort_id: int
+    cohort_name: str
+    reports: int
+    due_so_far: int
+    done_of_due: int
+    total: int
+    done_total: int
+    attendance_marked: int
+    attended: int
+
+    @property
+    def completion_percent(self) -> int | None:
+        return round(100 * self.done_of_due / self.due_so_far) if self.due_so_far else None
+
+    @property
+    def overall_percent(self) -> int | None:
+        return round(100 * self.done_total / self.total) if self.total else None
+
+    @property
+    def attendance_percent(self) -> int | None:
+        return round(100 * self.attended / self.attendance_marked) if self.attendance_marked else None
+
+
+@dataclass(frozen=True)
+class ManagerReadiness:
+    sessions: tuple[SessionReadiness, ...]  # upcoming sessions holding at least one report, by start
+    cohorts: tuple[CohortRates, ...]  # by name
+
+
+async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadiness:
+    """Readiness of the manager's reports (Membership.manager = the manager) for upcoming sessions, and rates."""
+    check_aware(now)
+    reports = await Membership.select(
+        Membership.cohort,
+        Membership.section,
+        Membership.cohort.name.as_alias("cohort_name"),
+        Membership.person.id.as_alias("person_id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+    ).where((Membership.manager == manager_id) & (Membership.role == Membership.Role.learner.value))
+    if not reports:
+        return ManagerReadiness(sessions=(), cohorts=())
+    person_ids = sorted({r["person_id"] for r in reports})
+    cohort_ids = sorted({r["cohort"] for r in reports})
+    section_ids = sorted({r["section"] for r in reports if r["section"] is not None})
+
+    upcoming = ()
+    if section_ids:
+        upcoming = await session_rows(
+            LiveSession.section.is_in(section_ids)
+            & (LiveSession.starts_at > now)
+            & (LiveSession.status == LiveSession.Status.scheduled.value)
+        )
+    prework = await prework_by_session([s.id for s in upcoming])
+    modules = await AsyncModule.select(
+        AsyncModule.id, AsyncModule.cohort, AsyncModule.title, AsyncModule.due_at
+    ).where(AsyncModule.cohort.is_in(cohort_ids))
+    module_by_id = {m["id"]: m for m in modules}
+    done = await completions(person_ids, [m["id"] for m in modules])
+
+    sessions = []
+    for session in upcoming:
+        needed = prework.get(session.id, [])
+        learners = sorted(
+            (r for r in reports if r["section"] is not None and _section_of(session, r)),
+            key=lambda r: (r["name"].casefold(), r["email"]),
+        )
+        sessions.append(
+            SessionReadiness(
+                session=session,
+                prework_titles=tuple(module_by_id[m]["title"] for m in needed),
+                learners=tuple(
+                    LearnerReadiness(
+                        person_id=r["person_id"],
+                        name=r["name"],
+                        email=r["email"],
+                        missing=tuple(module_by_id[m]["title"] for m in needed if (m, r["person_id"]) not in done),
+                    )
+                    for r in learners
+                ),
+            )
+        )
+
+    marks = await _attendance_marks(person_ids, cohort_ids, now=now)
+    cohorts = []
+    for cohort_id in cohort_ids:
+        people = sorted({r["person_id"] for r in reports if r["cohort"] == cohort_id})
+        cohort_modules = [m for m in modules if m["cohort"] == cohort_id]
+        due = [m for m in cohort_modules if m["due_at"] <= now]
+        statuses = [status for (cohort, person), status in marks if cohort == cohort_id and person in people]
+        cohorts.append(
+            CohortRates(
+                cohort_id=cohort_id,
+                cohort_name=next(r["cohort_name"] for r in reports if r["cohort"] == cohort_id),
+                reports=len(people),
+                due_so_far=len(due) * len(people),
+                done_of_due=sum(1 for m in due for p in people if (m["id"], p) in done),
+                total=len(cohort_modules) * len(people),
+                done_total=sum(1 for m in cohort_modules for p in people if (m["id"], p) in done),
+                attendance_marked=len(statuses),
+                attended=sum(1 for status in statuses if status in ATTENDED),
+            )
+        )
+    cohorts.sort(key=lambda c: c.cohort_name.casefold())
+    return ManagerReadiness(sessions=tuple(sessions), cohorts=tuple(cohorts))
+
+
+CSV_COLUMNS = ("session", "start_utc", "learner", "email", "ready", "missing")
+
+
+def readiness_csv(readiness: ManagerReadiness) -> str:
+    """One line per (upcoming session, report): the CSV the manager downloads. Missing titles joined by '; '."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in readiness.sessions:
+        label = session_label(item.session)
+        start = item.session.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for learner in item.learners:
+            writer.writerow(
+                [label, start, learner.name, learner.email, "yes" if learner.ready else "no", "; ".join(learner.missing)]
+            )
+    return buffer.getvalue()
+
+
+def session_label(session: SessionRow) -> str:
+    """`Support Atlantic - March 2027 (section a)` — what a person calls a session besides its time."""
+    section = session.section_key.rsplit("/", 1)[-1]
+    return f"{session.cohort_name} (section {section})" if section else session.cohort_name
+
+
+
+def _section_of(session: SessionRow, report: dict) -> bool:
+    return report["cohort"] == session.cohort_id and report["section"] == session.section_id
+
+
+async def _attendance_marks(person_ids: list[int], cohort_ids: list[int], *, now: datetime) -> list[tuple]:
+    """[((cohort id, person id), status)] for marked attendance of sessions that have started."""
+    rows = await Attendance.select(
+        Attendance.person, Attendance.status, Attendance.session.cohort.as_alias("cohort")
+    ).where(
+        Attendance.person.is_in(person_ids)
+        & Attendance.session.cohort.is_in(cohort_ids)
+        & (Attendance.session.starts_at <= now)
+    )
+    return [((row["cohort"], row["person"]), row["status"]) for row in rows]
+
