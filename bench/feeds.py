@@ -105,10 +105,12 @@ def run() -> list[tuple[str, str]]:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per timed request drowns the table
 
-    from server.feed_tokens import feed_token_for
-    from server.feeds import build_feed
+    from server.services.feed_tokens import feed_token_for
+    from server.services.feeds import build_feed
 
     os.environ.setdefault("CADENCE_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
+    secret = os.environ["CADENCE_SECRET_KEY"]
+    base_url = "http://127.0.0.1:8000"
     results: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="cadence-bench-feeds-") as tmp, \
             _temporary_database(Path(tmp) / "bench.db") as tables:
@@ -118,7 +120,7 @@ def run() -> list[tuple[str, str]]:
             await create_db_tables(*tables, if_not_exists=True)
             person_id = await _seed()
             person = await Person.select().where(Person.id == person_id).first()
-            return person, await feed_token_for(person_id)
+            return person, await feed_token_for(person_id, secret, now=START)
 
         person, token = asyncio.run(prepare())
 
@@ -126,7 +128,7 @@ def run() -> list[tuple[str, str]]:
             samples, built = [], None
             for _ in range(RUNS):
                 began = time.perf_counter()
-                built = await build_feed(person, now=START)
+                built = await build_feed(person, now=START, base_url=base_url)
                 samples.append(time.perf_counter() - began)
             return samples, built
 
