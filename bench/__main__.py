@@ -1,77 +1,132 @@
-"""`python -m bench` (`make bench`): plan the generated scenarios S, M, L with the CP-SAT planner and the
-greedy baseline, each in its own process, and record a table in docs/benchmarks.md and on stdout.
+"""`python -m bench` (`make bench`): plan a family of generated problems with the planner and the greedy
+baseline, each problem in its own process, and record a table and a summary in docs/benchmarks.md.
 
-`python -m bench --only S` runs one scenario. When `bench/feeds.py` exists, its rows are added under "Feeds".
+    python -m bench                      # 32 generated problems (seeds 0-31) and the 5 rollout problems
+    python -m bench --seeds 0-7          # some of the family
+    python -m bench --only rollout-10    # one problem (repeatable)
+    python -m bench --no-feeds           # skip the feed timings
+    python -m bench --reference          # also a 10x longer run where the gap misses its target
+
+Problems with a time limit of at most 10 s are solved twice to check that the plan is byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.scenarios import SCENARIOS
+from bench.family import ROLLOUT
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SEEDS = range(32)
 
 
-def _child(name: str, which: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.planner_bench", name, which],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
+def _child(name: str, *extra: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.planner_bench", name, *extra],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return {"status": f"crashed ({done.returncode})", "error": done.stderr.strip().splitlines()[-1:]}
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    # the largest child so far, as the OS counts it: a cross-check of the child's own figure
-    result["children_peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return result
+        return {"name": name, "status": f"crashed ({done.returncode})", "reason": done.stderr.strip()[-300:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _gap(result: dict) -> str:
-    if "bound" not in result or not result["bound"]:
-        return "-"
-    return f"{100 * (result['bound'] - result['objective']) / abs(result['bound']):.2f}%"
+def target(r: dict) -> tuple[str, float | None]:
+    """The issue's target for a problem of this size: (words, largest gap in %, or None for 'proven')."""
+    if r["cohorts"] == 1 and r["learners"] <= 40:
+        return "optimal in 2 s", 0.0
+    if r["cohorts"] <= 15:
+        return "1% in 10 s", 1.0
+    return "2% in 60 s", 2.0
 
 
-def _pct(result: dict) -> str:
-    return f"{100 * result['coverage']:.1f}%" if "coverage" in result else "-"
+def gap(r: dict) -> float | None:
+    if "bound" not in r:
+        return None
+    return 100 * (r["bound"] - r["objective"]) / max(1, abs(r["bound"]))
 
 
-def table(rows: list[tuple[str, dict, dict]]) -> str:
+def gain(r: dict) -> float | None:
+    base = r.get("baseline", {}).get("coverage")
+    return None if base is None or "coverage" not in r else 100 * (r["coverage"] - base)
+
+
+def table(rows: list[dict]) -> str:
     lines = [
-        "| scenario | size | target | status | coverage (planner) | coverage (baseline) | gain | gap to bound "
-        "| wall (planner) | wall (baseline) | peak memory (planner) | valid |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| problem | shape | learners | limit | status (stopped by) | wall | wall ÷ limit | peak mem "
+        "| coverage | baseline | gain | gap | target | repeatable | valid |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, planner, baseline in rows:
-        spec = SCENARIOS[name]
-        size = (f"{spec.cohorts} cohorts, {spec.learners} learners, {spec.facilitators} facilitators, "
-                f"{spec.zones} zones, {spec.weeks} weeks; limit {spec.time_limit:g} s")
-        gain = (f"{100 * (planner['coverage'] - baseline['coverage']):+.1f} pts"
-                if "coverage" in planner and "coverage" in baseline else "-")
-        valid = ("yes" if planner.get("violations") == 0 and baseline.get("violations") == 0
-                 else f"planner {planner.get('violations', '-')}, baseline {baseline.get('violations', '-')} violations")
-        lines.append(
-            f"| {name} | {size} | {spec.target} | {planner['status']} | {_pct(planner)} | {_pct(baseline)} | {gain} "
-            f"| {_gap(planner)} | {planner.get('wall', 0):.1f} s | {baseline.get('wall', 0):.1f} s "
-            f"| {planner.get('peak_mib', 0):.0f} MiB | {valid} |"
-        )
+    for r in rows:
+        base = r.get("baseline", {})
+        g, gn = gap(r), gain(r)
+        cells = [
+            r["name"], r.get("shape", ""), str(r.get("learners", "")), f"{r.get('limit', 0):g} s",
+            f"{r['status']} ({r['stopped_by']})" if "stopped_by" in r else r["status"],
+            f"{r.get('wall', 0):.1f} s", f"{r.get('wall', 0) / r.get('limit', 1):.2f}",
+            f"{r['peak_mib']:.0f} MiB" if "peak_mib" in r else "-",
+            f"{100 * r['coverage']:.1f}%" if "coverage" in r else "-",
+            f"{100 * base['coverage']:.1f}%" if "coverage" in base else "none",
+            "-" if gn is None else f"{gn:+.1f} pts",
+            "-" if g is None else f"{g:.2f}%",
+            target(r)[0] if "cohorts" in r else "-",
+            _repeatable(r), _valid(r),
+        ]
+        if "reference" in r:
+            ref = r["reference"]
+            cells[11] += f" (10x run: objective {ref.get('objective', '-')} vs {r['objective']}, bound {r['bound']})"
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _repeatable(r: dict) -> str:
+    if "repeatable" in r:
+        return "yes" if r["repeatable"] else "NO"
+    return "by design" if r.get("stopped_by") in ("budget", "optimal") else "-"
+
+
+def _valid(r: dict) -> str:
+    if "violations" not in r:
+        return "-"
+    return "yes" if r["violations"] == 0 else f"{r['violations']} violations"
+
+
+def summary(rows: list[dict]) -> list[str]:
+    planned = [r for r in rows if "coverage" in r]
+    over = [r for r in rows if r.get("wall", 0) > r.get("limit", 0) * 1.10 + 1]
+    with_base = [r for r in planned if gain(r) is not None]
+    shared = [r for r in with_base if r["cohorts"] >= 3 and r["shares"]]
+    gaps = [gap(r) for r in planned]
+    missed = [r["name"] for r in planned if target(r)[1] is not None and gap(r) > target(r)[1] + 1e-9]
+    worst = max(rows, key=lambda r: r.get("wall", 0) / max(r.get("limit", 1), 1e-9))
+    return [
+        f"- planned: {len(planned)} of {len(rows)} problems"
+        + (f" (no plan: {', '.join(r['name'] for r in rows if r not in planned)})" if len(planned) < len(rows) else ""),
+        f"- valid (validator): {sum(1 for r in planned if r['violations'] == 0)} of {len(planned)}",
+        f"- worst wall ÷ limit: {worst.get('wall', 0) / worst.get('limit', 1):.2f} ({worst['name']}); runs over "
+        f"limit × 1.10 + 1 s: {len(over)}",
+        f"- worst peak memory: {max((r.get('peak_mib', 0) for r in planned), default=0):.0f} MiB",
+        f"- coverage ≥ baseline: {sum(1 for r in with_base if gain(r) >= -1e-9)} of {len(with_base)} problems where "
+        f"the baseline finds a plan (it finds none on {len(planned) - len(with_base)}); strictly above: "
+        f"{sum(1 for r in with_base if gain(r) > 1e-9)}",
+        f"- median gain on problems with ≥ 3 cohorts sharing facilitators: "
+        f"{statistics.median(gain(r) for r in shared):+.1f} pts ({len(shared)} problems)" if shared else
+        "- no problem with ≥ 3 cohorts sharing facilitators and a baseline plan",
+        f"- median gap to the bound: {statistics.median(gaps):.2f}%; worst {max(gaps):.2f}%" if gaps else "- no gaps",
+        f"- gap targets missed: {', '.join(missed) if missed else 'none'}",
+        f"- repeatable when run twice: {sum(1 for r in rows if r.get('repeatable'))} of "
+        f"{sum(1 for r in rows if 'repeatable' in r)}",
+    ]
+
+
 def _feeds() -> str:
-    if importlib.util.find_spec("bench.feeds") is None:
-        return ""
     from bench import feeds
 
     rows = feeds.run()
@@ -79,42 +134,61 @@ def _feeds() -> str:
 
 
 def _record(text: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
     old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
-    if BEGIN not in old or END not in old:
-        old = old.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
     head, rest = old.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     DOC.write_text(head + BEGIN + "\n" + text + "\n" + END + tail, encoding="utf-8")
 
 
+def _seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=sorted(SCENARIOS), action="append", help="run only this scenario")
-    parser.add_argument("--no-feeds", action="store_true", help="skip the feed benchmark")
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=_seeds, help="family seeds, e.g. 0-7")
+    parser.add_argument("--only", action="append", help="one problem: gen-SEED or a rollout name")
+    parser.add_argument("--no-feeds", action="store_true")
+    parser.add_argument("--reference", action="store_true", help="10x longer runs where the gap misses its target")
     args = parser.parse_args(argv)
-    names = args.only or list(SCENARIOS)
+    if args.only:
+        names = args.only
+    else:
+        names = [f"gen-{s}" for s in (args.seeds if args.seeds is not None else SEEDS)]
+        names += [] if args.seeds is not None else list(ROLLOUT)
     rows = []
     for name in names:
-        planner = _child(name, "planner")
-        baseline = _child(name, "baseline")
-        rows.append((name, planner, baseline))
-        print(f"{name}: planner {json.dumps(planner)}", file=sys.stderr)
-        print(f"{name}: baseline {json.dumps(baseline)}", file=sys.stderr)
+        probe = _child(name, "--twice") if _short(name) else _child(name)
+        if args.reference and "bound" in probe and target(probe)[1] is not None and gap(probe) > target(probe)[1]:
+            probe["reference"] = _child(name, "--limit", str(10 * probe["limit"]))
+        rows.append(probe)
+        print(json.dumps(probe), file=sys.stderr, flush=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()[0]
     text = "\n".join([
-        f"Measured {stamp} on {platform.machine()} with {os.cpu_count()} CPUs, Python {platform.python_version()} "
-        f"(`python -m bench{' --only ' + ' --only '.join(args.only) if args.only else ''}`).",
+        f"Measured {stamp} on {platform.machine()} with {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load:.1f} at the end (`python -m bench {' '.join(argv or sys.argv[1:])}`).",
+        "",
+        "Summary:",
+        "",
+        *summary(rows),
         "",
         table(rows),
     ])
     if not args.no_feeds:
-        feeds = _feeds()
-        if feeds:
-            text += "\n\n" + feeds
+        text += "\n\n" + _feeds()
     print(text)
-    _record(text)
+    if not args.only:
+        _record(text)
     return 0
+
+
+def _short(name: str) -> bool:
+    from bench.planner_bench import generated
+
+    return generated(name).time_limit <= 10
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 
 from planner import weights
 from planner.model import CohortModel
-from planner.problem import Problem
+from planner.problem import Problem, Program
 from planner.slots import slot_at, week_ranges
 
 
@@ -46,3 +46,18 @@ def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
             best = int((patterns.any(axis=0) * sizes).sum())
         total += best
     return weights.COVERED_PAIR * total
+
+
+def floor_score(cm: CohortModel, program: Program, sections: int, covered: int) -> int:
+    """A score no higher than the model's for an assignment with `sections` sections covering `covered`
+    pairs: the coverage and section terms exactly, every other penalty at its largest (used before a model
+    has scored the constructive plan, so that the reported objective never goes down)."""
+    sessions = cm.session_count
+    worst = (
+        weights.RHYTHM_BREAK * sessions * sections
+        + weights.ASYNC_PEAK * -(-program.weekly_async_minutes // weights.ASYNC_PEAK_STEP) * bool(cm.modules)
+        + weights.MOVED_SESSION * len(cm.previous)
+        + weights.FACILITATOR_CHANGE * max(0, sessions - 1) * sections
+        + weights.FACILITATOR_SHARE * sections * len(cm.cohort.facilitators)
+    )
+    return weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (sections - 1) - worst

@@ -38,7 +38,7 @@ class CohortResult:
     narrow: bool
     objective: int
     penalties: tuple[Penalty, ...]
-    exact: bool = True  # False: the objective counts coverage and sections only (never seen by a model)
+    exact: bool = True  # False: not scored by a model yet; `objective` is then a floor (bounds.floor_score)
 
 
 @dataclass(frozen=True)

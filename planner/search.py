@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from planner import weights
 from planner.assignment import covered_pairs
-from planner.bounds import coverage_bound
+from planner.bounds import coverage_bound, floor_score
 from planner.construct import construct_cohort, span_of
 from planner.groups import CohortResult, GroupModel, Limits, Outcome
 from planner.model import CohortModel, cohort_models
@@ -137,8 +136,8 @@ class Search:
             for email, points in assignment.points(self.span).items():
                 taken.setdefault(email, set()).update(points)
             pairs, covered = covered_pairs(cm, assignment, self.people)
-            rough = weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (len(assignment.sections) - 1)
-            self.best[name] = _Best(CohortResult(assignment, narrow, rough, (), exact=False), pairs, covered, True)
+            floor = floor_score(cm, self.problem.program, len(assignment.sections), covered)
+            self.best[name] = _Best(CohortResult(assignment, narrow, floor, (), exact=False), pairs, covered, True)
         return failed
 
     def _alone(self, name: str, share: float) -> None:
@@ -261,7 +260,9 @@ class Search:
             return False
         for name, result in results.items():
             pairs, covered = covered_pairs(self.models[name], result.assignment, self.people)
-            self.best[name] = _Best(result, pairs, covered, False)
+            previous = self.best.get(name)
+            same = previous is not None and previous.constructive and previous.result.assignment == result.assignment
+            self.best[name] = _Best(result, pairs, covered, same)
         self.solutions += 1
         self._report()
         return True

@@ -22,7 +22,6 @@ from planner.coverage import (
     day_window,
     inside_hours,
     local_midnight,
-    program_week,
     touches_blackout,
     zone,
 )
@@ -200,7 +199,12 @@ def week_ranges(sessions: int, weeks: int, per_week: int, narrow: bool) -> tuple
 
 def due_instant(cohort: Cohort, day: int) -> datetime:
     """Modules due on program day `day` (0-based) fall due at 23:59 that day in the home zone."""
-    local = datetime.combine(cohort.start + timedelta(days=day), DUE_TIME, tzinfo=zone(cohort.timezone))
+    return _due(cohort.timezone, cohort.start, day)
+
+
+@lru_cache(maxsize=65_536)
+def _due(zone_name: str, first: date, day: int) -> datetime:
+    local = datetime.combine(first + timedelta(days=day), DUE_TIME, tzinfo=zone(zone_name))
     return local.astimezone(UTC)
 
 
@@ -278,19 +282,22 @@ def inside_starts(zone_name: str, hours: WorkingHours, first: datetime, last: da
 
 
 def _slot(cohort: Cohort, index: int, start: datetime, end: datetime, lead: timedelta, free) -> Slot:
-    day = program_day(cohort, start)
-    latest = day
-    while latest >= 0 and due_instant(cohort, latest) + lead > start:
+    tz = zone(cohort.timezone)
+    local = start.astimezone(tz)
+    day = (local.date() - cohort.start).days
+    # the last day whose 23:59 due time is at least `lead` before the start: the local date of start - lead,
+    # or the day before it when that day's 23:59 is already too late
+    latest = min(day, ((start - lead).astimezone(tz).date() - cohort.start).days)
+    if latest >= 0 and _due(cohort.timezone, cohort.start, latest) + lead > start:
         latest -= 1
-    local = start.astimezone(zone(cohort.timezone))
     return Slot(
         index=index,
         start=start,
         end=end,
-        week=program_week(cohort, start),
+        week=day // 7 + 1,
         day=day,
-        end_day=program_day(cohort, end),
-        latest_due_day=latest,
+        end_day=(end.astimezone(tz).date() - cohort.start).days,
+        latest_due_day=max(latest, -1),
         time_of_week=local.weekday() * 48 + local.hour * 2 + local.minute // 30,
         facilitators=free,
         minutes=int((end - start).total_seconds()) // 60,

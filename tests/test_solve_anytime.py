@@ -1,0 +1,132 @@
+"""solve() as an anytime search: the constructive floor, the wall-clock promise, components, progress, stop.
+
+Precise speed targets live in `make bench`; the time checks here are gross (3x the limit) on purpose.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from hypothesis import HealthCheck, given, settings
+from planner_helpers import cohort, facilitator, member, problem, program, unit, valid_problems
+
+from bench.family import problem_for
+from planner.baseline import greedy_plan
+from planner.plan import PlanningError, Status, StoppedBy, plan_to_dict, plan_to_json
+from planner.search import Progress
+from planner.solve import solve
+from planner.validate import validate_plan
+
+
+def timed(p, limit, **options):
+    began = time.monotonic()
+    plan = solve(p, time_limit=limit, **options)
+    return plan, time.monotonic() - began
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_problems())
+def test_whenever_the_greedy_baseline_plans_solve_plans_too_and_in_time(p):
+    try:
+        greedy_plan(p)
+    except PlanningError:
+        greedy = False
+    else:
+        greedy = True
+    try:
+        plan, wall = timed(p, 1.0)
+    except PlanningError as error:
+        assert not greedy, f"the baseline found a plan but solve did not: {error.reasons}"
+        assert error.reasons and all(r.strip() for r in error.reasons)
+        return
+    assert validate_plan(p, plan) == []
+    assert wall <= 3.0
+    assert plan.objective <= plan.bound
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_problems())
+def test_a_zero_time_limit_returns_the_constructive_plan_and_it_is_valid(p):
+    try:
+        plan = solve(p, time_limit=0)
+    except PlanningError:
+        return
+    assert validate_plan(p, plan) == []
+    assert plan.status in (Status.CONSTRUCTIVE, Status.OPTIMAL)
+    assert plan.stopped_by in (StoppedBy.CLOCK, StoppedBy.OPTIMAL)
+
+
+def test_the_wall_clock_limit_holds_on_a_program_far_bigger_than_the_limit():
+    generated = problem_for(3)  # 59 cohorts, 1,680 learners
+    plan, wall = timed(generated.problem, 2.0)
+    assert wall <= 3 * 2.0
+    assert validate_plan(generated.problem, plan) == []
+    assert plan.stopped_by is StoppedBy.CLOCK  # far too short to finish: it says so
+    assert plan_to_dict(plan)["stopped_by"] == "clock"
+
+
+def _two_groups():
+    shared = facilitator("maya@example.com", tz="Europe/London", hours="08:00-18:00")
+    alone = facilitator("ravi@example.com", tz="Asia/Kolkata", hours="08:00-18:00")
+    talks = program(unit("read", 20, "async"), unit("talk", 60, "live", requires=["read"]))
+
+    def learners(prefix, tz):
+        return [member(f"{prefix}{i}@example.com", tz=tz) for i in range(3)]
+
+    return problem(
+        talks,
+        cohort("North", [shared, *learners("n", "Europe/Berlin")], start=date(2027, 3, 1), weeks=2),
+        cohort("South", [shared, *learners("s", "Africa/Lagos")], start=date(2027, 3, 1), weeks=2),
+        cohort("East", [alone, *learners("e", "Asia/Kolkata")], start=date(2027, 3, 1), weeks=2),
+    )
+
+
+def test_cohorts_that_share_no_facilitator_are_separate_models():
+    p = _two_groups()
+    plan = solve(p, time_limit=5)
+    assert validate_plan(p, plan) == []
+    assert [c.cohorts for c in plan.components] == [("North", "South"), ("East",)]
+    assert plan_to_dict(plan)["components"] == [["North", "South"], ["East"]]
+    # the largest model of a component holds its own cohorts only: East's is smaller than the pair's
+    sizes = {c.cohorts: c.largest_model for c in plan.components}
+    assert 0 < sizes[("East",)] < sizes[("North", "South")]
+
+
+def test_a_run_stopped_on_its_budget_or_proven_optimal_is_repeatable():
+    p = _two_groups()
+    one, two = solve(p, time_limit=5), solve(p, time_limit=5)
+    assert one.stopped_by in (StoppedBy.BUDGET, StoppedBy.OPTIMAL)
+    assert plan_to_json(one) == plan_to_json(two)
+
+
+def test_progress_reports_improving_plans_and_stop_keeps_the_best_so_far():
+    generated = problem_for(2)  # 15 cohorts in three regions: a long search
+    seen: list[Progress] = []
+    stop = threading.Event()
+
+    def progress(report: Progress) -> None:
+        seen.append(report)
+        if report.elapsed >= 1.0:
+            stop.set()
+
+    threading.Timer(2.0, stop.set).start()  # in case no report comes after one second
+    plan, wall = timed(generated.problem, 60, progress=progress, stop=stop)
+    assert wall < 6.0  # asked to stop after 1-2 s of a 60 s limit
+    assert plan.stopped_by is StoppedBy.CANCELLED
+    assert validate_plan(generated.problem, plan) == []
+    objectives = [r.objective for r in seen]
+    assert len(seen) >= 2 and objectives == sorted(objectives)
+    assert [r.solutions for r in seen] == sorted(r.solutions for r in seen)
+    assert all(r.objective <= r.bound for r in seen)
+    assert seen[-1].objective == plan.objective and seen[-1].coverage == plan.coverage
+    assert seen[-1].objective > seen[0].objective  # the solver improved on the constructive plan
+
+
+def test_a_single_cohort_stops_early_once_proven_optimal():
+    p = problem(program(unit("talk", 60, "live")),
+                cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=1))
+    plan, wall = timed(p, 30)
+    assert plan.status is Status.OPTIMAL and plan.stopped_by is StoppedBy.OPTIMAL
+    assert wall < 10
