@@ -7,7 +7,8 @@ chosen start suits. Every other term of the objective is a penalty (<= 0). So
     objective <= COVERED_PAIR * sum over sessions of max over (start_1 .. start_m) of covered learners
 
 exactly for one section, over pairs for two (as `rules._add_coverage_bounds` does inside the model), and
-for three or more sections counting every learner some candidate start suits. The run's bound is the sum
+for m >= 3 sections the smaller of "every learner some candidate start suits" and "the best pair plus m - 2
+times the best single start" (a union covers no more than the sum of its parts). The run's bound is the sum
 over cohorts (cohorts interact only through shared facilitators, which can only lower what they score).
 """
 
@@ -37,13 +38,16 @@ def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
             continue
         patterns = np.unique(np.array([[p.inside(slot) for p in cm.profiles] for slot in candidates], dtype=bool),
                              axis=0)
+        single = int((patterns * sizes).sum(axis=1).max())
+        anywhere = int((patterns.any(axis=0) * sizes).sum())
         if cm.sections == 1:
-            best = int((patterns * sizes).sum(axis=1).max())
-        elif cm.sections == 2 and len(patterns) <= 2_000:
-            either = patterns[:, None, :] | patterns[None, :, :]
-            best = int((either * sizes).sum(axis=2).max())
+            best = single
+        elif len(patterns) <= 2_000:
+            pair = int(((patterns[:, None, :] | patterns[None, :, :]) * sizes).sum(axis=2).max())
+            # three or more sections: what the best pair covers plus what one more start could add at most
+            best = pair if cm.sections == 2 else min(anywhere, pair + (cm.sections - 2) * single)
         else:
-            best = int((patterns.any(axis=0) * sizes).sum())
+            best = anywhere
         total += best
     return weights.COVERED_PAIR * total
 
