@@ -88,7 +88,10 @@ def table(rows: list[dict]) -> str:
 
 def _repeatable(r: dict) -> str:
     if "repeatable" in r:
-        return "yes" if r["repeatable"] else "NO"
+        promised = {r.get("stopped_by"), r.get("again_stopped_by")} <= {"budget", "optimal"}
+        if r["repeatable"]:
+            return "yes"
+        return "NO (both on budget)" if promised else f"no (the clock stopped a run: {r.get('again_stopped_by')})"
     return "by design" if r.get("stopped_by") in ("budget", "optimal") else "-"
 
 
@@ -122,7 +125,8 @@ def summary(rows: list[dict]) -> list[str]:
         f"- median gap to the bound: {statistics.median(gaps):.2f}%; worst {max(gaps):.2f}%" if gaps else "- no gaps",
         f"- gap targets missed: {', '.join(missed) if missed else 'none'}",
         f"- repeatable when run twice: {sum(1 for r in rows if r.get('repeatable'))} of "
-        f"{sum(1 for r in rows if 'repeatable' in r)}",
+        f"{sum(1 for r in rows if 'repeatable' in r)}; different although both runs stopped on their budget: "
+        f"{sum(1 for r in rows if _repeatable(r).startswith('NO'))}",
     ]
 
 

@@ -4,7 +4,8 @@ NAME is `gen-SEED` (a problem of `bench.family`) or a key of `bench.family.ROLLO
 then the planner, and prints one JSON line: the planner's status, how it stopped, coverage, objective,
 bound, components, violations found by the validator, wall seconds (model building included), this
 process's peak memory, and the baseline's coverage and wall. `--twice` solves again and says whether the two
-plans are byte-identical (`repeatable`).
+plans are byte-identical (`repeatable`) and how the second run stopped: plans are promised identical only when
+both runs stopped on their deterministic budget or proved optimality.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def run_one(name: str, limit: float | None = None, twice: bool = False) -> dict:
     )
     if twice:
         again = solve(g.problem, time_limit=limit)
+        out["again_stopped_by"] = again.stopped_by.value
         out["repeatable"] = plan_to_json(again) == plan_to_json(plan)
     return out
 

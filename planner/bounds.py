@@ -8,7 +8,9 @@ chosen start suits. Every other term of the objective is a penalty (<= 0). So
 
 exactly for one section, over pairs for two (as `rules._add_coverage_bounds` does inside the model), and
 for m >= 3 sections the smaller of "every learner some candidate start suits" and "the best pair plus m - 2
-times the best single start" (a union covers no more than the sum of its parts). The run's bound is the sum
+times the best single start" (a union covers no more than the sum of its parts). Two penalties are certain
+and come off: m sections pay m - 1 extra-section penalties (the bound takes the best m), and the busiest
+week's async load is at least the average (`ceil(minutes / weeks / ASYNC_PEAK_STEP)` steps). The run's bound is the sum
 over cohorts (cohorts interact only through shared facilitators, which can only lower what they score).
 """
 
@@ -25,11 +27,11 @@ from planner.slots import slot_at, week_ranges
 def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
     """The bound above for one cohort, its sessions in their spread-rule weeks (narrow) or in any week that
     leaves room for the others; fixed sessions of a re-plan count at their published start."""
-    if not cm.session_count or not cm.profiles:
+    if not cm.profiles:
         return 0
     sizes = np.array([p.size for p in cm.profiles], dtype=np.int64)
     ranges = week_ranges(cm.session_count, cm.cohort.weeks, problem.program.live_sessions_per_week, narrow)
-    total = 0
+    by_sections = [0] * (max(1, cm.sections) + 1)  # covered learners summed over sessions, with m sections
     for k, (lo, hi) in enumerate(ranges):
         candidates = [slot for slot in cm.slots if lo <= slot.week <= hi]
         candidates += [slot_at(problem, cm.cohort, start, email) for (_s, kk), (start, email) in cm.fixed.items()
@@ -40,16 +42,18 @@ def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
                              axis=0)
         single = int((patterns * sizes).sum(axis=1).max())
         anywhere = int((patterns.any(axis=0) * sizes).sum())
-        if cm.sections == 1:
-            best = single
-        elif len(patterns) <= 2_000:
-            pair = int(((patterns[:, None, :] | patterns[None, :, :]) * sizes).sum(axis=2).max())
-            # three or more sections: what the best pair covers plus what one more start could add at most
-            best = pair if cm.sections == 2 else min(anywhere, pair + (cm.sections - 2) * single)
-        else:
-            best = anywhere
-        total += best
-    return weights.COVERED_PAIR * total
+        pair = (int(((patterns[:, None, :] | patterns[None, :, :]) * sizes).sum(axis=2).max())
+                if len(patterns) <= 2_000 else anywhere)
+        for m in range(1, len(by_sections)):
+            # m >= 3: the best pair plus what each further start could add at most (a union covers no more
+            # than the sum of its parts), and never more than every learner some start suits
+            by_sections[m] += single if m == 1 else pair if m == 2 else min(anywhere, pair + (m - 2) * single)
+    # m sections pay m - 1 extra-section penalties; the busiest week holds at least the average async load
+    best = max(weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (m - 1)
+               for m, covered in enumerate(by_sections) if m >= 1)
+    asynchronous = sum(spec.minutes for spec in cm.modules)
+    peak = -(-asynchronous // (cm.cohort.weeks * weights.ASYNC_PEAK_STEP)) if asynchronous else 0
+    return best - weights.ASYNC_PEAK * peak
 
 
 def floor_score(cm: CohortModel, program: Program, sections: int, covered: int) -> int:

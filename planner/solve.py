@@ -30,7 +30,7 @@ from planner.model import CohortModel, FixedSessionError
 from planner.plan import Component, Penalty, Plan, PlanningError, Session, Status, StoppedBy
 from planner.problem import Problem
 from planner.search import Progress, Search
-from planner.slots import cohort_slots, pack_units
+from planner.slots import cohort_slots, pack_units, week_ranges
 
 
 def solve(problem: Problem, time_limit: float = 10.0, *, workers: int | None = None, seed: int = 0,
@@ -149,7 +149,41 @@ def precheck(problem: Problem) -> list[str]:
                 )
             else:
                 reasons += _prework_too_late(program, cohort, packing, slots)
+                reasons += _prework_over_cap(program, cohort, packing, slots)[:1]
     return reasons
+
+
+def _prework_over_cap(program, cohort, packing, slots) -> list[str]:
+    """Prework that must be due before a session cannot all fall due by then under the weekly cap: modules
+    due by program day D sit in weeks 1 .. D // 7 + 1, each holding at most weekly_async_minutes. Counted
+    for every session over all the prework it and the sessions before it need (with their async
+    prerequisites, which fall due no later), at the latest start any week allows."""
+    n = len(packing.sessions)
+    ranges = week_ranges(n, cohort.weeks, program.live_sessions_per_week, narrow=False)
+    needed: set[str] = set()
+    out = []
+    for k in range(n):
+        stack = [r for portion in packing.sessions[k] for r in program.unit(portion.unit).requires]
+        while stack:
+            uid = stack.pop()
+            if uid in packing.asynchronous and uid not in needed:
+                needed.add(uid)
+                stack.extend(program.unit(uid).requires)
+        last = max((slot.latest_due_day for slot in slots if slot.week <= ranges[k][1]), default=-1)
+        if not needed or last < 0:
+            continue
+        weeks = last // 7 + 1
+        minutes = sum(program.unit(u).minutes for u in needed)
+        if minutes > weeks * program.weekly_async_minutes:
+            taught = ", ".join(dict.fromkeys(portion.unit for portion in packing.sessions[k]))
+            out.append(
+                f"cohort {cohort.name!r}: session {k + 1} ({taught}) and the sessions before it need {minutes} min "
+                f"of prework ({', '.join(sorted(needed))}) due prework_lead_hours {program.prework_lead_hours} h "
+                f"before them, but by its latest possible start (program week {ranges[k][1]}) at most "
+                f"{weeks} weeks x weekly_async_minutes {program.weekly_async_minutes} = "
+                f"{weeks * program.weekly_async_minutes} min can fall due"
+            )
+    return out
 
 
 def _prework_too_late(program, cohort, packing, slots) -> list[str]:

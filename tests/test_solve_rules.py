@@ -249,3 +249,18 @@ def test_a_section_keeps_one_facilitator_when_one_of_two_is_away_for_a_week():
     assert plan.coverage == 1.0
     assert [s.facilitator for s in plan.cohort("Solo").sessions] == ["g@example.com", "g@example.com"]
     assert not [x for x in plan.penalties if x.rule == "facilitator_change"]
+
+
+def _heavy_prework(cap: int):
+    heavy = program(unit("a", 60, "async"), unit("b", 45, "async"), unit("talk", 60, "live", requires=["a", "b"]),
+                    unit("wrap", 60, "live", requires=["talk"]), live_sessions_per_week=1, weekly_async_minutes=cap)
+    return problem(heavy, cohort("Busy", [facilitator("f@example.com"), member("a@example.com")], weeks=2))
+
+
+def test_prework_that_cannot_fall_due_under_the_weekly_cap_before_its_week_is_named():
+    # the first session must sit in week 1 (one session a week, two sessions, two weeks): 105 min of prework
+    # due before it cannot fit under a 90-minute weekly cap, though the program's total (105 <= 2 x 90) does
+    reasons = reasons_of(_heavy_prework(90))
+    assert any("'Busy'" in r and "105 min of prework" in r and "90 min can fall due" in r for r in reasons), reasons
+    plan = plan_of(_heavy_prework(120))
+    assert plan.cohort("Busy").sessions
