@@ -74,11 +74,11 @@ class Hinted:
 
 class GroupModel:
     def __init__(self, problem: Problem, narrow: Mapping[str, bool], taken: Mapping[str, set[int]] | None = None,
-                 guarding: bool = False):
+                 guarding: bool = False, within: Mapping[str, tuple[tuple[int, int], ...]] | None = None):
         self.problem = problem
         self.narrow = dict(narrow)
         self.model = cp_model.CpModel()
-        self.cohorts = cohort_models(problem, self.narrow)
+        self.cohorts = cohort_models(problem, self.narrow, within)
         self.vars = Vars(self.model, problem, self.cohorts, taken)
         self.vars.guarding = guarding
         self.terms: list[Term] = []
@@ -143,6 +143,8 @@ class GroupModel:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.max_deterministic_time = HINT_DETERMINISTIC
+        solver.parameters.cp_model_probing_level = PROBING_LEVEL
+        solver.parameters.max_presolve_iterations = PRESOLVE_ITERATIONS
         status = solver.solve(copy)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             proto = self.model.proto.solution_hint

@@ -89,9 +89,11 @@ class CohortModel:
         return sum(p.size for p in self.profiles)
 
 
-def cohort_models(problem: Problem, narrow: bool | Mapping[str, bool]) -> tuple[CohortModel, ...]:
+def cohort_models(problem: Problem, narrow: bool | Mapping[str, bool],
+                  within: Mapping[str, tuple[tuple[int, int], ...]] | None = None) -> tuple[CohortModel, ...]:
     """What each cohort's model chooses from. `narrow` (for all, or per cohort name) puts every session in its
-    spread-rule week; wide allows every week that leaves room for the sessions before and after it."""
+    spread-rule week; wide allows every week that leaves room for the sessions before and after it. `within`
+    narrows a cohort's wide ranges further, per session (a neighbourhood of its current weeks)."""
     result = []
     program = problem.program
     for i, cohort in enumerate(problem.cohorts):
@@ -103,6 +105,8 @@ def cohort_models(problem: Problem, narrow: bool | Mapping[str, bool]) -> tuple[
         modules = tuple(m for uid in packing.asynchronous for m in split_modules(program, cohort_slug, program.unit(uid)))
         sessions = len(packing.sessions)
         weeks = week_ranges(sessions, cohort.weeks, program.live_sessions_per_week, narrow_here) if sessions else ()
+        if within and cohort.name in within and not narrow_here:
+            weeks = tuple((max(lo, a), min(hi, b)) for (lo, hi), (a, b) in zip(weeks, within[cohort.name], strict=True))
         cm = CohortModel(i, cohort, cohort_slug, packing, profiles(cohort), sections, weeks,
                          cohort_slots(problem, cohort), modules)
         _attach_previous(problem, cm)

@@ -39,6 +39,7 @@ FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort
 MAX_GROUP_COHORTS = 6
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
+WIDE_REACH = 1  # weeks either side of a wide cohort's current weeks that one solve may move a session
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ class Search:
         if wall <= 0 or (deterministic <= 0 and not spend_anyway):
             self.clock = self.clock or wall <= 0
             return Outcome("unknown", {}, None, 0, 0.0)
-        group = GroupModel(sub, narrow, taken)
+        group = GroupModel(sub, narrow, taken, within=self._within(names, narrow))
         for name in names:
             self.largest[self._component_key(name)] = max(self.largest.get(self._component_key(name), 0),
                                                          group.variables)
@@ -248,6 +249,23 @@ class Search:
         self.clock |= outcome.clock
         self.cancelled |= outcome.cancelled
         return outcome
+
+    def _within(self, names: list[str], narrow: dict[str, bool]) -> dict[str, tuple[tuple[int, int], ...]]:
+        """Wide cohorts with a current plan search WIDE_REACH weeks either side of its weeks, not every week
+        (a wide model over the whole window is ~10x a narrow one; the bound still counts every week)."""
+        out = {}
+        for name in names:
+            best = self.best.get(name)
+            if narrow[name] or best is None:
+                continue
+            starts = best.result.assignment.starts
+            cm = self.models[name]
+            out[name] = tuple(
+                (min(starts[s, k][0].week for s in range(len(best.result.assignment.sections))) - WIDE_REACH,
+                 max(starts[s, k][0].week for s in range(len(best.result.assignment.sections))) + WIDE_REACH)
+                for k in range(cm.session_count)
+            )
+        return out
 
     def _offer(self, results: dict[str, CohortResult], from_current: bool = False) -> bool:
         """Keep the results when, together, they score more than the current plans of those cohorts. A solve
