@@ -13,10 +13,10 @@ from planner.problem import Mode
 from planner.problem import Program as PlannerProgram
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.controllers.requests import is_htmx, page_or_fragment
+from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
-from server.importing import import_problem
 from server.services import programs
+from server.services.importing import import_problem
 from server.services.programs import UnitsLocked
 
 MODES = tuple(mode.value for mode in Mode)  # the program file's modes
@@ -203,7 +203,7 @@ class ProgramController(Controller):
             if not cohorts:
                 raise UserError("cohorts: choose at least one cohort TOML file")
             problem = load_problem_from_texts(program, cohorts, rosters)
-            imported = await import_problem(problem)
+            imported = await import_problem(problem, now=now(request))
         except (InputError, UserError) as error:
             return Template("designer/upload.html", context={"error": str(error), "imported": None},
                             status_code=400)
