@@ -112,6 +112,14 @@ class ProgramController(Controller):
         context.update(extra)
         return context
 
+    @get("/{program_id:int}/program.toml")
+    async def export(self, program_id: FromPath[int]) -> Response:
+        """The program as a program file (docs/file-formats.md), downloaded as <id>.toml."""
+        program = await program_or_404(program_id)
+        return Response(await programs.export_program(program_id), media_type="application/toml; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{program["slug"]}.toml"',
+                                 "Cache-Control": "no-store"})
+
     @post("/{program_id:int}")
     async def update(self, request: Request, program_id: FromPath[int]) -> Response:
         await program_or_404(program_id)

@@ -4,14 +4,22 @@ changing and removing its units — each write one transaction.
 A unit's id (slug) is made from its title by the planner's one slug rule (`planner.slots.slug`), so a unit
 made in the browser exports to a program file the loader reads. Units are fixed while a cohort of the
 program is published: its sessions and modules point at them.
+
+`program_file` writes a program back out as program.toml text in the loader's format (docs/file-formats.md),
+so a program built in the browser loads from its own export.
 """
 
 from __future__ import annotations
 
+import tomli_w
+
 from models.tables import Cohort, Program, Unit, UnitRequirement
+from planner import problem as p
+from planner.loading import PROGRAM_NUMBERS
 from planner.slots import slug
 from server.db import write_transaction
 from server.errors import UserError
+from server.services.planning import program_from_db
 
 UNIT_SLUG_LENGTH = 90  # Unit.slug holds 100 characters: room for a "-NN" that keeps two titles apart
 LOCKED = "A cohort of this program is published; its units cannot change now."
@@ -92,7 +100,7 @@ async def add_unit(program_id: int, values: dict) -> int:
         n = 2
         while unit_slug in taken:
             unit_slug, n = f"{base}-{n}", n + 1
-        position = max((u["position"] for u in units), default=0) + 1
+        position = max((u["position"] for u in units), default=-1) + 1  # from 0, as an import numbers them
         row = Unit(program=program_id, slug=unit_slug, title=values["title"], minutes=values["minutes"],
                    mode=values["mode"], position=position)
         await row.save()
@@ -124,3 +132,22 @@ async def _check_unlocked(program_id: int) -> None:
 async def _insert_requirements(unit_id: int, requires: list[int]) -> None:
     if requires:
         await UnitRequirement.insert(*[UnitRequirement(unit=unit_id, requires=r) for r in requires])
+
+
+async def export_program(program_id: int) -> str:
+    """The program (which must exist) and its units from the database as program.toml text."""
+    return program_file(await program_from_db(program_id))
+
+
+def program_file(program: p.Program) -> str:
+    """program.toml text that `planner.loading.parse_program` reads back as this same Program: every key
+    written, in the order the format describes them (an empty `requires` is left out, as files leave it)."""
+    units = []
+    for unit in program.units:
+        table = {"id": unit.id, "title": unit.title, "minutes": unit.minutes, "mode": unit.mode.value}
+        if unit.requires:
+            table["requires"] = list(unit.requires)
+        units.append(table)
+    doc = {"name": program.name, "id": program.id, **{key: getattr(program, key) for key in PROGRAM_NUMBERS},
+           "unit": units}
+    return tomli_w.dumps(doc)
