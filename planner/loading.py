@@ -12,16 +12,17 @@ import difflib
 import io
 import re
 import tomllib
-import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import available_timezones
 
 from planner.errors import InputError
 from planner.problem import WEEKDAYS, Cohort, Member, Mode, Person, Problem, Program, Role, Unit, WorkingHours
+from planner.slots import slug
 
 DEFAULT_HOURS = "09:00-17:00"
 DEFAULT_DAYS = "Mon-Fri"
@@ -51,6 +52,7 @@ _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _TOML_POSITION = re.compile(r"^(?P<what>.*?) \(at (?P<where>line \d+, column \d+|end of document)\)$")
 
+K = TypeVar("K")  # a unit id: a file's string, or a database row's integer
 RosterSource = Callable[[str], tuple[str, bytes]]  # roster name from the cohort file -> (file name, bytes)
 
 
@@ -80,7 +82,7 @@ def parse_program(file: str, data: bytes) -> Program:
     doc = _parse_toml(file, data)
     _check_keys(file, "", doc, PROGRAM_KEYS, required=("name", "unit"))
     name = _text(file, "name", doc["name"])
-    program_id = _unit_id(file, "id", doc["id"]) if "id" in doc else _slug(file, name)
+    program_id = _unit_id(file, "id", doc["id"]) if "id" in doc else _program_id(file, name)
     numbers = {key: _integer(file, key, doc[key], *PROGRAM_NUMBERS[key]) for key in PROGRAM_NUMBERS if key in doc}
     units = _parse_units(file, _tables(file, "unit", doc["unit"], minimum=1))
     return Program(name=name, id=program_id, units=units, **numbers)
@@ -112,43 +114,42 @@ def _parse_units(file: str, tables: list[dict]) -> tuple[Unit, ...]:
         for required in unit.requires:
             if required not in first_seen:
                 raise InputError(file, f"unit[{position}].requires", f"unknown unit {required!r}{_hint(required, first_seen)}")
-    cycle = _find_cycle(units)
+    cycle = find_cycle({unit.id: unit.requires for unit in units})
     if cycle:
         position = first_seen[cycle[0]]
         raise InputError(file, f"unit[{position}].requires", "cyclic prerequisites: " + " -> ".join(cycle))
     return tuple(units)
 
 
-def _find_cycle(units: list[Unit]) -> list[str] | None:
-    """The first prerequisite cycle found, walking units in file order, as `[a, b, a]`; None when acyclic."""
-    requires = {unit.id: unit.requires for unit in units}
-    done: set[str] = set()
+def find_cycle(requires: Mapping[K, Iterable[K]]) -> list[K] | None:
+    """The first prerequisite cycle found, walking `requires` (unit -> the units it needs) in its order, as
+    `[a, b, a]`; None when acyclic. Also used by the program form, on unit ids of the database."""
+    done: set[K] = set()
 
-    def visit(unit_id: str, path: list[str]) -> list[str] | None:
+    def visit(unit_id: K, path: list[K]) -> list[K] | None:
         if unit_id in path:
             return path[path.index(unit_id):] + [unit_id]
         if unit_id in done:
             return None
-        for required in requires[unit_id]:
+        for required in requires.get(unit_id, ()):
             cycle = visit(required, path + [unit_id])
             if cycle:
                 return cycle
         done.add(unit_id)
         return None
 
-    for unit in units:
-        cycle = visit(unit.id, [])
+    for unit_id in requires:
+        cycle = visit(unit_id, [])
         if cycle:
             return cycle
     return None
 
 
-def _slug(file: str, name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    if not slug:
+def _program_id(file: str, name: str) -> str:
+    """The program id made from its name when the file gives none: the planner's one slug rule."""
+    if not any(char.isascii() and char.isalnum() for char in name):
         raise InputError(file, "id", f"cannot make an id from the name {name!r}: give an id")
-    return slug
+    return slug(name)
 
 
 # --- cohort ------------------------------------------------------------------------------------------------

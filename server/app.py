@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         template_config=templates,
         csrf_config=csrf,
         middleware=[session_config.middleware, LoadUserMiddleware()],
-        stores={"sessions": DatabaseStore(), "rate_limit": MemoryStore()},
+        stores={"sessions": DatabaseStore(clock=clock), "rate_limit": MemoryStore()},
         lifespan=[_database],
         openapi_config=None,
         response_headers=[

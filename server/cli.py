@@ -89,15 +89,43 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "demo":
         from server.demo import seed_demo
+        from server.services.clock import utc_now
+        from server.settings import Settings
 
-        return asyncio.run(seed_demo(if_empty=args.if_empty))
+        base_url = Settings.from_env().base_url
+        return asyncio.run(seed_demo(if_empty=args.if_empty, now=utc_now(), base_url=base_url))
     if args.command == "import":
-        from server.importing import import_files
-
         return asyncio.run(import_files(args.program, args.cohorts))
     if args.command == "feed":
         return asyncio.run(rotate_feed(args.email))
     raise AssertionError(args.command)
+
+
+async def import_files(program: Path, cohorts: list[Path]) -> int:
+    """`cadence import PROGRAM.toml COHORT.toml...`: one summary line per cohort. Bad files raise InputError.
+    The files are read before the database is touched; the schema is brought up to date first."""
+    from models.migrate import upgrade
+    from planner.loading import load_problem
+    from planner.problem import Role
+    from server.services.clock import utc_now
+    from server.services.importing import import_problem
+
+    problem = load_problem(program, cohorts)
+    await upgrade()
+    imported = await import_problem(problem, now=utc_now())
+    print(f"program {problem.program.id}: {len(problem.program.units)} units")
+    for cohort, cohort_id in zip(problem.cohorts, imported.cohort_ids, strict=True):
+        counts = {role: sum(1 for m in cohort.members if m.role is role) for role in Role}
+        print(
+            f"cohort {cohort.name!r} (id {cohort_id}): {plural(counts[Role.LEARNER], 'learner')}, "
+            f"{plural(counts[Role.FACILITATOR], 'facilitator')}, {plural(counts[Role.MANAGER], 'manager')}, "
+            f"starts {cohort.start.isoformat()} for {plural(cohort.weeks, 'week')}"
+        )
+    return 0
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 class UnknownPerson(LookupError):

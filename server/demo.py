@@ -8,7 +8,7 @@ trying Cadence on your own machine, never for a server others can reach.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -17,8 +17,8 @@ from models.migrate import upgrade
 from models.tables import AsyncModule, Attendance, Cohort, LiveSession, Membership, ModuleCompletion, Person
 from server.db import write_transaction
 from server.errors import UserError
-from server.importing import import_problem
 from server.passwords import hash_password, verify_password
+from server.services.importing import import_problem
 from server.services.planner_runs import create_run, finish_run, publish_run
 from server.services.planning import problem_from_db
 
@@ -33,7 +33,8 @@ SIGN_INS = (
 )
 
 
-async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
+async def seed_demo(*, if_empty: bool, now: datetime, base_url: str, time_limit: float = 10.0) -> int:
+    """Seed the demo (planned as of `now`) and print how to sign in at `base_url`."""
     from planner.loading import load_problem
     from planner.plan import PlanningError
     from planner.solve import solve
@@ -42,19 +43,18 @@ async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
     out = sys.stdout
     if if_empty and await Person.count() > 0:
         out.write("demo data already present\n")
-        await _print_sign_ins_if_still_demo(out)
+        await _print_sign_ins_if_still_demo(out, base_url)
         return 0
 
     problem = load_problem(EXAMPLE / "program.toml", [EXAMPLE / "cohort-apac.toml", EXAMPLE / "cohort-atlantic.toml"])
     names = [cohort.name for cohort in problem.cohorts]
     if await Cohort.exists().where(Cohort.name.is_in(names) & (Cohort.status == Cohort.Status.published)):
         out.write("demo data already present (its cohorts are published)\n")
-        await _print_sign_ins_if_still_demo(out)
+        await _print_sign_ins_if_still_demo(out, base_url)
         return 0
 
-    imported = await import_problem(problem)
+    imported = await import_problem(problem, now=now)
     designer_id = await _designer()
-    now = datetime.now(UTC)
     planned = await problem_from_db(imported.cohort_ids, now=now)
     run_id = await create_run(imported.program_id, names, designer_id, int(time_limit), now=now)
     try:
@@ -69,27 +69,21 @@ async def seed_demo(*, if_empty: bool, time_limit: float = 10.0) -> int:
 
     for line in changes:
         out.write(line + "\n")
-    _print_sign_ins(out)
+    _print_sign_ins(out, base_url)
     return 0
 
 
-def _print_sign_ins(out) -> None:
-    out.write(f"\nCadence demo: {_base_url()}\nSign in with password {DEMO_PASSWORD!r} (demo data only) as:\n")
+def _print_sign_ins(out, base_url: str) -> None:
+    out.write(f"\nCadence demo: {base_url}\nSign in with password {DEMO_PASSWORD!r} (demo data only) as:\n")
     for role, email in SIGN_INS:
         out.write(f"  {role:<12} {email}\n")
 
 
-async def _print_sign_ins_if_still_demo(out) -> None:
+async def _print_sign_ins_if_still_demo(out, base_url: str) -> None:
     """On later runs, show the sign-ins again, but only while the demo designer still has the demo password."""
     designer = await Person.select(Person.password_hash).where(Person.email == DESIGNER[0]).first()
     if designer and await anyio.to_thread.run_sync(verify_password, designer["password_hash"], DEMO_PASSWORD):
-        _print_sign_ins(out)
-
-
-def _base_url() -> str:
-    from server.settings import Settings
-
-    return Settings.from_env().base_url
+        _print_sign_ins(out, base_url)
 
 
 async def _designer() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -17,15 +17,12 @@ from litestar.stores.base import Store
 from litestar.types import Empty
 
 from models.tables import WebSession
+from server.services.clock import Clock, utc_now
 
 NO_EXPIRY = timedelta(days=365)  # rows need an expiry; "never" means a year here
 PURGE_EVERY = 50  # writes between two sweeps of expired rows (per process)
 _NEW_ID = "cadence.new_session_id"
 _LOADED = "cadence.session_as_loaded"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _delta(value: int | timedelta | None) -> timedelta:
@@ -35,22 +32,24 @@ def _delta(value: int | timedelta | None) -> timedelta:
 
 
 class DatabaseStore(Store):
-    """A Litestar `Store` on the WebSession table. Values are bytes, kept base64-encoded in a text column."""
+    """A Litestar `Store` on the WebSession table. Values are bytes, kept base64-encoded in a text column;
+    expiry is read on the app's clock."""
 
-    def __init__(self, namespace: str = "") -> None:
+    def __init__(self, namespace: str = "", *, clock: Clock = utc_now) -> None:
         self.namespace = namespace
+        self.clock = clock
         self._writes = 0
 
     def _key(self, key: str) -> str:
         return f"{self.namespace}:{key}" if self.namespace else key
 
     def with_namespace(self, namespace: str) -> DatabaseStore:
-        return DatabaseStore(f"{self.namespace}_{namespace}" if self.namespace else namespace)
+        return DatabaseStore(f"{self.namespace}_{namespace}" if self.namespace else namespace, clock=self.clock)
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         raw = value.encode() if isinstance(value, str) else value
         data = base64.b64encode(raw).decode("ascii")
-        expires_at = _now() + _delta(expires_in)
+        expires_at = self.clock() + _delta(expires_in)
         # One statement, so two workers writing the same session never race between a read and a write.
         await WebSession.insert(WebSession(key=self._key(key), data=data, expires_at=expires_at)).on_conflict(
             target=WebSession.key, action="DO UPDATE", values=[WebSession.data, WebSession.expires_at]
@@ -67,11 +66,11 @@ class DatabaseStore(Store):
         )
         if row is None:
             return None
-        if row["expires_at"] <= _now():
+        if row["expires_at"] <= self.clock():
             await self.delete(key)
             return None
         if renew_for is not None:
-            await WebSession.update({WebSession.expires_at: _now() + _delta(renew_for)}).where(
+            await WebSession.update({WebSession.expires_at: self.clock() + _delta(renew_for)}).where(
                 WebSession.key == self._key(key)
             )
         return base64.b64decode(row["data"])
@@ -87,18 +86,18 @@ class DatabaseStore(Store):
 
     async def exists(self, key: str) -> bool:
         return await WebSession.exists().where(
-            (WebSession.key == self._key(key)) & (WebSession.expires_at > _now())
+            (WebSession.key == self._key(key)) & (WebSession.expires_at > self.clock())
         )
 
     async def expires_in(self, key: str) -> int | None:
         row = await WebSession.select(WebSession.expires_at).where(WebSession.key == self._key(key)).first()
         if row is None:
             return None
-        left = int((row["expires_at"] - _now()).total_seconds())
+        left = int((row["expires_at"] - self.clock()).total_seconds())
         return left if left > 0 else None
 
     async def purge_expired(self) -> None:
-        await WebSession.delete().where(WebSession.expires_at <= _now())
+        await WebSession.delete().where(WebSession.expires_at <= self.clock())
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,13 @@ from server.passwords import verify_password
 from server.services.published_plan import published_plan
 
 CADENCE = Path(sys.executable).parent / "cadence"
+BASE = "http://127.0.0.1:8000"
 
 
 @pytest.mark.anyio
 @pytest.mark.slow
 async def test_demo_seeds_a_published_plan_and_is_left_alone_the_second_time(db, capsys, tmp_path):
-    assert await seed_demo(if_empty=True, time_limit=5) == 0
+    assert await seed_demo(if_empty=True, now=datetime.now(UTC), base_url=BASE, time_limit=5) == 0
 
     out = capsys.readouterr().out
     assert f"Sign in with password '{DEMO_PASSWORD}'" in out
@@ -64,5 +66,5 @@ async def test_demo_seeds_a_published_plan_and_is_left_alone_the_second_time(db,
 
     designer = await Person.select(Person.id).where(Person.email == "designer@example.com").first()
     await Person.update({Person.password_hash: "changed"}).where(Person.id == designer["id"])
-    assert await seed_demo(if_empty=True) == 0
+    assert await seed_demo(if_empty=True, now=datetime.now(UTC), base_url=BASE) == 0
     assert capsys.readouterr().out == "demo data already present\n"  # no stale passwords once changed

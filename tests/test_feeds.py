@@ -351,7 +351,7 @@ async def test_every_demo_person_gets_a_feed_with_events_in_their_own_zone(db, c
     """Everyone, facilitators included: the planner shares a cohort's sections among its facilitators."""
     from server.demo import seed_demo
 
-    assert await seed_demo(if_empty=True, time_limit=3) == 0
+    assert await seed_demo(if_empty=True, now=datetime.now(UTC), base_url=BASE, time_limit=3) == 0
     capsys.readouterr()
     planned = {row["uid"]: row["starts_at"] for row in await LiveSession.select(LiveSession.uid, LiveSession.starts_at)}
     people = await Person.select().where(Person.role != "designer")

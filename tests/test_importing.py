@@ -18,13 +18,17 @@ from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequire
 from planner.errors import InputError
 from planner.loading import load_problem
 from planner.plan import CohortPlan, Plan, Portion, Section, Session, Status
+from server.cli import import_files
 from server.errors import UserError
-from server.importing import import_files, import_problem
 from server.passwords import hash_password, verify_password
+from server.services.importing import import_problem
 from server.services.publishing import publish_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 CADENCE = Path(sys.executable).parent / "cadence"
+NOW = datetime(2027, 2, 1, tzinfo=UTC)  # before the test programs start
+
+
 def example_paths(examples: Path) -> tuple[Path, list[Path]]:
     return examples / "program.toml", [examples / "cohort-apac.toml", examples / "cohort-atlantic.toml"]
 
@@ -73,7 +77,7 @@ async def test_existing_people_keep_password_profile_and_designer_role(db, examp
     await Person(email="maya.okafor@example.com", name="Maya O.", role="designer", timezone="Africa/Lagos",
                  work_start="10:00", work_end="16:00", work_days="Mon-Fri",
                  password_hash=hash_password("secret")).save()
-    await import_problem(load_problem(*example_paths(examples)))
+    await import_problem(load_problem(*example_paths(examples)), now=NOW)
     maya = await Person.select().where(Person.email == "maya.okafor@example.com").first()
     assert maya["role"] == "designer"
     assert (maya["name"], maya["timezone"], maya["work_start"]) == ("Maya O.", "Africa/Lagos", "10:00")
@@ -99,7 +103,7 @@ async def test_a_bad_file_leaves_the_database_untouched(db, examples, tmp_path):
 async def test_a_refusal_half_way_through_rolls_back_what_was_written(db):
     tiny = program(unit("intro", 60))
     first = cohort("Published", [facilitator("f@x.org"), member("a@x.org")])
-    imported = await import_problem(problem(tiny, first))
+    imported = await import_problem(problem(tiny, first), now=NOW)
     start = datetime(2027, 3, 1, 10, tzinfo=UTC)
     plan = Plan(Status.OPTIMAL, 0, 0, 1.0, (CohortPlan("Published", (Section("p/a", ("a@x.org",)),), (
         Session("p/a/1", "p/a", start, start + timedelta(hours=1), "f@x.org", (Portion("intro", 60),)),), ()),))
@@ -108,12 +112,12 @@ async def test_a_refusal_half_way_through_rolls_back_what_was_written(db):
 
     newcomer = cohort("Fresh", [facilitator("g@x.org"), member("new@x.org")])
     with pytest.raises(UserError, match="'Published' is already published"):
-        await import_problem(problem(tiny, newcomer, first))
+        await import_problem(problem(tiny, newcomer, first), now=NOW)
     assert await snapshot() == before
 
     changed = program(unit("intro", 90))
     with pytest.raises(UserError, match="a cohort of it is published"):
-        await import_problem(problem(changed, newcomer))
+        await import_problem(problem(changed, newcomer), now=NOW)
     assert await snapshot() == before
 
 

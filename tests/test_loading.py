@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from planner.errors import InputError
-from planner.loading import load_problem, load_problem_from_texts, parse_days, parse_hours
+from planner.loading import (
+    find_cycle,
+    load_problem,
+    load_problem_from_texts,
+    parse_days,
+    parse_hours,
+    parse_program,
+)
 from planner.problem import Mode, Role
+from planner.slots import slug
 
 PROGRAM = """\
 name = "Tiny Program"
@@ -129,6 +137,25 @@ def test_defaults_of_a_minimal_program_and_cohort(tmp_path):
     lea = cohort.members[2]
     assert (lea.role, lea.person.hours.start, lea.person.hours.end) == (Role.LEARNER, time(9), time(17))
     assert lea.person.hours.days == frozenset({0, 1, 2, 3, 4})
+
+
+def test_ids_made_from_names_follow_the_planners_one_slug_rule():
+    """One slug rule (planner.slots.slug) for program ids made from names, the program form's unit ids and
+    the planner's cohort keys: runs of anything but a-z and 0-9 become one dash — accented letters too."""
+    assert slug("Tiny Program") == "tiny-program"
+    assert slug("  Café Onboarding — Week 1! ") == "caf-onboarding-week-1"
+    assert slug("???") == "cohort"
+    named = PROGRAM.replace('name = "Tiny Program"', 'name = "Café Onboarding"')
+    assert parse_program("program.toml", named.encode()).id == "caf-onboarding"
+    nameless = PROGRAM.replace('name = "Tiny Program"', 'name = "¿?"')
+    with pytest.raises(InputError, match=r"^program.toml: id: cannot make an id from the name '¿\?': give an id$"):
+        parse_program("program.toml", nameless.encode())
+
+
+def test_the_one_cycle_finder_walks_in_order_on_any_ids():
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+    assert find_cycle({1: [], 2: [3], 3: [2]}) == [2, 3, 2]
+    assert find_cycle({1: [2], 2: []}) is None
 
 
 def test_blackout_dates_outside_the_program_are_ignored(tmp_path):

@@ -24,7 +24,7 @@ from planner.plan import CohortPlan, Module, Plan, Portion, Session, Status
 from planner.plan import Section as PlanSection
 from planner.problem import FixedSession
 from server.errors import UserError
-from server.importing import import_problem
+from server.services.importing import import_problem
 from server.services.planning import problem_from_db
 from server.services.published_plan import published_plan
 from server.services.publishing import publish_plan
@@ -64,7 +64,7 @@ async def session_rows(cohort_id: int) -> dict[str, dict]:
 
 @pytest.mark.anyio
 async def test_first_publish_creates_sections_sessions_and_modules(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     changes = await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
 
     assert changes == ["C1: published 2 live sessions in 1 section and 1 modules"]
@@ -89,7 +89,7 @@ async def test_first_publish_creates_sections_sessions_and_modules(db):
 
 @pytest.mark.anyio
 async def test_republishing_the_same_plan_changes_nothing(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     before = await session_rows(imported.cohort_ids[0])
     modules_before = await AsyncModule.select(AsyncModule.uid, AsyncModule.sequence)
@@ -106,7 +106,7 @@ async def test_republishing_the_same_plan_changes_nothing(db):
 
 @pytest.mark.anyio
 async def test_moving_a_session_bumps_its_sequence_and_keeps_its_uid(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     before = await session_rows(imported.cohort_ids[0])
 
@@ -124,7 +124,7 @@ async def test_moving_a_session_bumps_its_sequence_and_keeps_its_uid(db):
 
 @pytest.mark.anyio
 async def test_dropping_a_session_cancels_it_and_bringing_it_back_schedules_it(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
     uid = (await session_rows(imported.cohort_ids[0]))["c1/a/2"]["uid"]
 
@@ -147,7 +147,7 @@ async def test_dropping_a_session_cancels_it_and_bringing_it_back_schedules_it(d
 
 @pytest.mark.anyio
 async def test_a_removed_module_with_a_completion_is_kept_and_one_without_is_deleted(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     two = (Module("c1/m1", "reading", 8, T0 - 72 * HOUR, T0 - 24 * HOUR),
            Module("c1/m2", "reading", 7, T0 - 72 * HOUR, T0 - 24 * HOUR))
     await publish_plan(tiny_plan(modules=two), imported.cohort_ids, now=NOW)
@@ -163,7 +163,7 @@ async def test_a_removed_module_with_a_completion_is_kept_and_one_without_is_del
 
 @pytest.mark.anyio
 async def test_replanning_problem_fixes_held_sessions_and_carries_the_previous_plan(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     await publish_plan(tiny_plan(), imported.cohort_ids, now=NOW)
 
     between = T0 + 30 * 60 * timedelta(seconds=1)  # the first session is under way
@@ -188,7 +188,7 @@ async def test_a_replan_never_moves_a_session_into_the_past(db):
 
     three_sessions = problem(program(unit("intro", 180, "live")),
                              cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org")]))
-    imported = await import_problem(three_sessions)
+    imported = await import_problem(three_sessions, now=NOW)
     first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
     await publish_plan(first_plan, imported.cohort_ids, now=NOW)
     held = first_plan.cohorts[0].sessions[0]
@@ -206,7 +206,7 @@ async def test_a_replan_never_moves_a_session_into_the_past(db):
 @pytest.mark.anyio
 async def test_problem_from_db_round_trips_the_imported_problem(db):
     original = tiny_problem()
-    imported = await import_problem(original)
+    imported = await import_problem(original, now=NOW)
     rebuilt = await problem_from_db(imported.cohort_ids, now=NOW)
     assert rebuilt.program == original.program
     assert rebuilt.cohorts == original.cohorts
@@ -216,7 +216,7 @@ async def test_problem_from_db_round_trips_the_imported_problem(db):
 @pytest.mark.anyio
 async def test_sessions_of_another_published_cohort_make_its_facilitator_busy(db):
     other = cohort("C2", [facilitator("f@x.org"), member("c@x.org")])
-    imported = await import_problem(tiny_problem(other))
+    imported = await import_problem(tiny_problem(other), now=NOW)
     c1, c2 = imported.cohort_ids
     theirs = tiny_plan(session("c2/a/1", T0 + 2 * HOUR, section="c2/a"), modules=(), name="C2",
                        learners=("c@x.org",))
@@ -230,16 +230,16 @@ async def test_sessions_of_another_published_cohort_make_its_facilitator_busy(db
 
 @pytest.mark.anyio
 async def test_cohorts_of_different_programs_cannot_be_planned_together(db):
-    first = await import_problem(tiny_problem())
+    first = await import_problem(tiny_problem(), now=NOW)
     second = await import_problem(problem(program(unit("x", 60), id="other", name="Other"),
-                                          cohort("C9", [facilitator("g@x.org"), member("z@x.org")])))
+                                          cohort("C9", [facilitator("g@x.org"), member("z@x.org")])), now=NOW)
     with pytest.raises(UserError, match="different programs"):
         await problem_from_db(first.cohort_ids + second.cohort_ids, now=NOW)
 
 
 @pytest.mark.anyio
 async def test_a_plan_for_other_cohorts_is_refused_and_nothing_is_written(db):
-    imported = await import_problem(tiny_problem())
+    imported = await import_problem(tiny_problem(), now=NOW)
     with pytest.raises(UserError, match="this plan is for"):
         await publish_plan(replace(tiny_plan(), cohorts=(replace(tiny_plan().cohorts[0], name="Elsewhere"),)),
                            imported.cohort_ids, now=NOW)
@@ -256,7 +256,7 @@ async def test_a_real_replan_after_a_learner_joins_keeps_the_held_session(db):
         program(unit("intro", 60, "live"), unit("reading", 15, "async"), unit("practice", 90, "live", requires=["intro"])),
         cohort("C1", [facilitator("f@x.org"), member("a@x.org"), member("b@x.org", tz="America/New_York")]),
     )
-    imported = await import_problem(original)
+    imported = await import_problem(original, now=NOW)
     first_plan = solve(await problem_from_db(imported.cohort_ids, now=NOW), time_limit=3)
     await publish_plan(first_plan, imported.cohort_ids, now=NOW)
     held = first_plan.cohorts[0].sessions[0]

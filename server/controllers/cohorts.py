@@ -8,19 +8,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from models.tables import Cohort, Membership, Person, Program
 from server.auth import designer_only
 from server.controllers.forms import Form, read_days_away
 from server.controllers.requests import is_htmx, now, page_or_fragment
-from server.services import absences, cohorts
+from server.services import absences, cohorts, people, programs
+from server.services.cohorts import MEMBER_ROLES
 from server.services.people import DAY_NAMES
-
-MEMBER_ROLES = tuple(role.value for role in Membership.Role)
 
 
 async def cohort_or_404(cohort_id: int) -> dict:
-    row = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).where(
-        Cohort.id == cohort_id).first()
+    row = await cohorts.cohort(cohort_id)
     if row is None:
         raise NotFoundException(f"no cohort {cohort_id}")
     return row
@@ -68,26 +65,20 @@ class CohortController(Controller):
         return Template("designer/cohorts.html", context=await self._list_context({}, {}))
 
     async def _list_context(self, values: dict, errors: dict) -> dict:
-        cohorts = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).order_by(
-            Cohort.start_date)
-        for row in cohorts:
-            row["members"] = await Membership.count().where(Membership.cohort == row["id"])
-        programs = await Program.select(Program.id, Program.name).order_by(Program.name)
-        return {"cohorts": cohorts, "programs": programs, "values": values, "errors": errors}
+        return {"cohorts": await cohorts.cohorts(), "programs": await programs.choices(), "values": values,
+                "errors": errors}
 
     @post("/")
     async def create(self, request: Request) -> Response:
         form = await Form.read(request)
-        programs = await Program.select(Program.id)
-        values = read_cohort(form, [p["id"] for p in programs])
-        if form.ok and await Cohort.exists().where(Cohort.name == values["name"]):
+        values = read_cohort(form, [p["id"] for p in await programs.choices()])
+        cohort_id = await cohorts.create_cohort(values) if form.ok else None
+        if form.ok and cohort_id is None:
             form.fail("name", f"A cohort named {values['name']!r} exists already.")
         if not form.ok:
             return Template("designer/cohorts.html", context=await self._list_context(values, form.errors),
                             status_code=400)
-        row = Cohort(**values)
-        await row.save()
-        return Redirect(f"/cohorts/{row.id}", status_code=303)
+        return Redirect(f"/cohorts/{cohort_id}", status_code=303)
 
     @get("/{cohort_id:int}")
     async def show(self, request: Request, cohort_id: FromPath[int]) -> Template:
@@ -136,11 +127,9 @@ class CohortController(Controller):
             form.fail("work_days", "Choose at least one working day.")
         manager_id = None
         if values["manager"]:
-            manager = await Person.select(Person.id).where(Person.email == values["manager"]).first()
-            if manager is None:
+            manager_id = await people.person_id(values["manager"])
+            if manager_id is None:
                 form.fail("manager", f"No person with the email {values['manager']}: add the manager first.")
-            else:
-                manager_id = manager["id"]
         if form.ok:
             saved = await cohorts.add_member(cohort["id"], values, manager_id)
             if saved is None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
-from models.tables import Person
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.passwords import hash_password
+from server.services import people
+from server.services.people import ROLES
 
-ROLES = tuple(role.value for role in Person.Role)
 MIN_PASSWORD = 10
 
 
@@ -31,13 +29,8 @@ class PeopleController(Controller):
     guards = [designer_only]
 
     async def _context(self, **extra) -> dict:
-        context = {"people": await Person.select(
-            Person.id, Person.email, Person.name, Person.role, Person.timezone, Person.work_start,
-            Person.work_end, Person.work_days, Person.active, Person.password_hash,
-        ).order_by(Person.name), "values": {"role": "learner", "timezone": "UTC"}, "errors": {},
-            "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None}
-        for row in context["people"]:
-            row["has_password"] = bool(row.pop("password_hash"))
+        context = {"people": await people.people(), "values": {"role": "learner", "timezone": "UTC"}, "errors": {},
+                   "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None}
         context.update(extra)
         return context
 
@@ -55,27 +48,24 @@ class PeopleController(Controller):
             "timezone": form.zone(),
         }
         password = read_password(form)
-        if "email" not in form.errors and await Person.exists().where(Person.email == values["email"]):
+        if "email" not in form.errors and await people.email_taken(values["email"]):
             form.fail("email", f"{values['email']} has an account already.")
         if not form.ok:
             return Template("designer/people.html", context=await self._context(values=values, errors=form.errors),
                             status_code=400)
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)
-        await Person(**values, password_hash=password_hash).save()
+        await people.create_person(**values, password=password)
         return Template("designer/people.html",
                         context=await self._context(notice=f"Created {values['name']} ({values['role']})."))
 
     @post("/{person_id:int}/password")
     async def reset_password(self, request: Request, person_id: FromPath[int]) -> Response:
-        person = await Person.select(Person.id, Person.name).where(Person.id == person_id).first()
-        if person is None:
+        name = await people.person_name(person_id)
+        if name is None:
             raise NotFoundException("no such person")
         form = await Form.read(request)
         password = read_password(form)
         if not form.ok:
             return Template("designer/people.html", status_code=400,
                             context=await self._context(reset_errors=form.errors, reset_id=person_id))
-        password_hash = await anyio.to_thread.run_sync(hash_password, password)
-        await Person.update({Person.password_hash: password_hash}).where(Person.id == person_id)
-        return Template("designer/people.html",
-                        context=await self._context(notice=f"New password set for {person['name']}."))
+        await people.set_password(person_id, password)
+        return Template("designer/people.html", context=await self._context(notice=f"New password set for {name}."))

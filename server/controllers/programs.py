@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import re
-
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from models.tables import Cohort, Program, Unit, UnitRequirement
 from planner.errors import InputError
-from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES
+from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES, find_cycle
+from planner.problem import Mode
 from planner.problem import Program as PlannerProgram
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.controllers.requests import is_htmx, page_or_fragment
-from server.db import write_transaction
+from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
-from server.importing import import_problem
+from server.services import programs
+from server.services.importing import import_problem
+from server.services.programs import UnitsLocked
 
-MODES = tuple(mode.value for mode in Unit.Mode)
+MODES = tuple(mode.value for mode in Mode)  # the program file's modes
 LABELS = {
     "live_minutes": "Live session length (minutes)",
     "module_max_minutes": "Longest async module (minutes)",
@@ -38,55 +37,10 @@ MAX_UPLOAD_BYTES = 1_000_000
 
 
 async def program_or_404(program_id: int) -> dict:
-    row = await Program.select().where(Program.id == program_id).first()
+    row = await programs.program(program_id)
     if row is None:
         raise NotFoundException(f"no program {program_id}")
     return row
-
-
-async def units_of(program_id: int) -> list[dict]:
-    """Units in order, each with `requires`: the ids of the units it needs."""
-    units = await Unit.select().where(Unit.program == program_id).order_by(Unit.position).order_by(Unit.id)
-    ids = [u["id"] for u in units]
-    needs: dict[int, list[int]] = {i: [] for i in ids}
-    if ids:
-        for r in await UnitRequirement.select().where(UnitRequirement.unit.is_in(ids)):
-            needs[r["unit"]].append(r["requires"])
-    for unit in units:
-        unit["requires"] = needs[unit["id"]]
-    return units
-
-
-async def has_published_cohort(program_id: int) -> bool:
-    return await Cohort.exists().where((Cohort.program == program_id) & (Cohort.status == Cohort.Status.published))
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:90] or "unit"
-
-
-def find_cycle(edges: dict[int, list[int]]) -> list[int] | None:
-    """A prerequisite cycle as a path of unit ids (first == last), or None."""
-    state: dict[int, str] = {}
-
-    def visit(node: int, path: list[int]) -> list[int] | None:
-        state[node] = "open"
-        for nxt in edges.get(node, []):
-            if state.get(nxt) == "open":
-                return path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt]
-            if nxt not in state:
-                found = visit(nxt, path + [nxt])
-                if found:
-                    return found
-        state[node] = "done"
-        return None
-
-    for start in edges:
-        if start not in state:
-            found = visit(start, [start])
-            if found:
-                return found
-    return None
 
 
 def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
@@ -122,11 +76,7 @@ class ProgramController(Controller):
         return Template("designer/programs.html", context=await self._list_context({}, {}))
 
     async def _list_context(self, values: dict, errors: dict) -> dict:
-        programs = await Program.select().order_by(Program.name)
-        for row in programs:
-            row["units"] = await Unit.count().where(Unit.program == row["id"])
-            row["cohorts"] = await Cohort.count().where(Cohort.program == row["id"])
-        return {"programs": programs, "values": values, "errors": errors, "settings": SETTINGS}
+        return {"programs": await programs.programs(), "values": values, "errors": errors, "settings": SETTINGS}
 
     @post("/")
     async def create(self, request: Request) -> Response:
@@ -134,14 +84,13 @@ class ProgramController(Controller):
         values = {"name": form.text("name", label="Name"), "slug": form.slug("slug")}
         for field, label, low, high, default in SETTINGS:
             values[field] = form.integer(field, low, high, default=default, label=label)
-        if form.ok and await Program.exists().where(Program.slug == values["slug"]):
+        program_id = await programs.create_program(values) if form.ok else None
+        if form.ok and program_id is None:
             form.fail("slug", f"A program with id {values['slug']} exists already.")
         if not form.ok:
             context = await self._list_context(values, form.errors)
             return Template("designer/programs.html", context=context, status_code=400)
-        row = Program(**values)
-        await row.save()
-        return Redirect(f"/programs/{row.id}", status_code=303)
+        return Redirect(f"/programs/{program_id}", status_code=303)
 
     @get("/{program_id:int}")
     async def show(self, program_id: FromPath[int]) -> Template:
@@ -151,9 +100,9 @@ class ProgramController(Controller):
         program = await program_or_404(program_id)
         context = {
             "program": program,
-            "units": await units_of(program_id),
-            "cohorts": await Cohort.select().where(Cohort.program == program_id).order_by(Cohort.name),
-            "locked": await has_published_cohort(program_id),
+            "units": await programs.units_of(program_id),
+            "cohorts": await programs.cohorts_of(program_id),
+            "locked": await programs.units_locked(program_id),
             "settings": SETTINGS,
             "values": {},
             "errors": {},
@@ -162,6 +111,14 @@ class ProgramController(Controller):
         }
         context.update(extra)
         return context
+
+    @get("/{program_id:int}/program.toml")
+    async def export(self, program_id: FromPath[int]) -> Response:
+        """The program as a program file (docs/file-formats.md), downloaded as <id>.toml."""
+        program = await program_or_404(program_id)
+        return Response(await programs.export_program(program_id), media_type="application/toml; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{program["slug"]}.toml"',
+                                 "Cache-Control": "no-store"})
 
     @post("/{program_id:int}")
     async def update(self, request: Request, program_id: FromPath[int]) -> Response:
@@ -173,19 +130,19 @@ class ProgramController(Controller):
         if not form.ok:
             context = await self._program_context(program_id, values=values, errors=form.errors)
             return Template("designer/program.html", context=context, status_code=400)
-        await Program.update({getattr(Program, k): v for k, v in values.items()}).where(Program.id == program_id)
+        await programs.update_program(program_id, values)
         return Redirect(f"/programs/{program_id}", status_code=303)
 
     @post("/{program_id:int}/units")
     async def add_unit(self, request: Request, program_id: FromPath[int]) -> Response:
         await program_or_404(program_id)
         form = await Form.read(request)
-        units = await units_of(program_id)
-        values = read_unit(form, units, editing=None)
-        if await has_published_cohort(program_id):
-            form.fail("title", "A cohort of this program is published; its units cannot change now.")
+        values = read_unit(form, await programs.units_of(program_id), editing=None)
         if form.ok:
-            await self._save_unit(program_id, None, values, units)
+            try:
+                await programs.add_unit(program_id, values)
+            except UnitsLocked as locked:
+                form.fail("title", str(locked))
         context = await self._program_context(
             program_id,
             unit_values=values if not form.ok else {"mode": "either", "requires": []},
@@ -207,53 +164,34 @@ class ProgramController(Controller):
     @post("/{program_id:int}/units/{unit_id:int}")
     async def update_unit(self, request: Request, program_id: FromPath[int], unit_id: FromPath[int]) -> Response:
         await program_or_404(program_id)
-        units = await units_of(program_id)
+        units = await programs.units_of(program_id)
         unit = next((u for u in units if u["id"] == unit_id), None)
         if unit is None:
             raise NotFoundException("no such unit")
         form = await Form.read(request)
         values = read_unit(form, units, editing=unit_id)
-        if await has_published_cohort(program_id):
-            form.fail("title", "A cohort of this program is published; its units cannot change now.")
+        if form.ok:
+            try:
+                await programs.update_unit(program_id, unit_id, values)
+            except UnitsLocked as locked:
+                form.fail("title", str(locked))
         if not form.ok:
             context = await self._program_context(program_id, unit=unit, unit_values=values,
                                                   unit_errors=form.errors)
             return Template("designer/unit_edit.html", context=context, status_code=400)
-        await self._save_unit(program_id, unit_id, values, units)
         return Redirect(f"/programs/{program_id}", status_code=303)
 
     @post("/{program_id:int}/units/{unit_id:int}/delete")
     async def delete_unit(self, request: Request, program_id: FromPath[int], unit_id: FromPath[int]) -> Response:
         await program_or_404(program_id)
-        if await has_published_cohort(program_id):
-            context = await self._program_context(
-                program_id, unit_errors={"title": "A cohort of this program is published; its units cannot change now."})
+        try:
+            await programs.delete_unit(program_id, unit_id)
+        except UnitsLocked as locked:
+            context = await self._program_context(program_id, unit_errors={"title": str(locked)})
             return page_or_fragment(request, "designer/program.html", "designer/units.html", context, failed=True)
-        await Unit.delete().where((Unit.id == unit_id) & (Unit.program == program_id))
         if is_htmx(request):
             return Template("designer/units.html", context=await self._program_context(program_id))
         return Redirect(f"/programs/{program_id}", status_code=303)
-
-    async def _save_unit(self, program_id: FromPath[int], unit_id: FromPath[int] | None, values: dict, units: list[dict]) -> None:
-        async with write_transaction():
-            if unit_id is None:
-                taken = {u["slug"] for u in units}
-                slug, n = slugify(values["title"]), 2
-                base = slug
-                while slug in taken:
-                    slug, n = f"{base}-{n}", n + 1
-                position = max((u["position"] for u in units), default=0) + 1
-                row = Unit(program=program_id, slug=slug, title=values["title"], minutes=values["minutes"],
-                           mode=values["mode"], position=position)
-                await row.save()
-                unit_id = row.id
-            else:
-                await Unit.update({Unit.title: values["title"], Unit.minutes: values["minutes"],
-                                   Unit.mode: values["mode"]}).where(Unit.id == unit_id)
-                await UnitRequirement.delete().where(UnitRequirement.unit == unit_id)
-            if values["requires"]:
-                await UnitRequirement.insert(
-                    *[UnitRequirement(unit=unit_id, requires=r) for r in values["requires"]])
 
     # --- upload of planner files ------------------------------------------------------------------------
 
@@ -273,7 +211,7 @@ class ProgramController(Controller):
             if not cohorts:
                 raise UserError("cohorts: choose at least one cohort TOML file")
             problem = load_problem_from_texts(program, cohorts, rosters)
-            imported = await import_problem(problem)
+            imported = await import_problem(problem, now=now(request))
         except (InputError, UserError) as error:
             return Template("designer/upload.html", context={"error": str(error), "imported": None},
                             status_code=400)

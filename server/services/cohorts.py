@@ -1,11 +1,39 @@
-"""Cohorts: the roster, the facilitators, published sessions, recent planner runs, and adding a member."""
+"""Cohorts: the list, one cohort, creating one, the roster, the facilitators, published sessions, recent
+planner runs, and adding a member."""
 
 from __future__ import annotations
 
 from models.json_value import json_value
-from models.tables import LiveSession, Membership, Person, PlannerRun
+from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun
 from server.db import write_transaction
 from server.services.people import ROLE_RANK, days_from_names
+
+MEMBER_ROLES = tuple(role.value for role in Membership.Role)
+
+
+async def cohorts() -> list[dict]:
+    """Every cohort by start date, with its `program_name` and its number of `members`."""
+    rows = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).order_by(
+        Cohort.start_date)
+    for row in rows:
+        row["members"] = await Membership.count().where(Membership.cohort == row["id"])
+    return rows
+
+
+async def cohort(cohort_id: int) -> dict | None:
+    """The cohort row with its `program_name`."""
+    return await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).where(
+        Cohort.id == cohort_id).first()
+
+
+async def create_cohort(values: dict) -> int | None:
+    """A new draft cohort from checked `values`; its id, or None when a cohort has that name already."""
+    async with write_transaction():
+        if await Cohort.exists().where(Cohort.name == values["name"]):
+            return None
+        row = Cohort(**values)
+        await row.save()
+    return row.id
 
 
 async def roster_of(cohort_id: int) -> list[dict]:
@@ -43,8 +71,6 @@ async def facilitators(cohort_id: int) -> list[dict]:
         Membership.person.timezone.as_alias("timezone"),
     ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)).order_by(
         Membership.person.name)
-
-
 
 
 async def recent_runs(cohort: dict, limit: int = 5) -> list[dict]:

@@ -69,6 +69,12 @@ async def create_person(*, email: str, name: str, role: str, timezone: str, pass
     await Person(email=email, name=name, role=role, timezone=timezone, password_hash=password_hash).save()
 
 
+async def person_id(email: str) -> int | None:
+    """The id of the person with this (lower-case) email, or None."""
+    row = await Person.select(Person.id).where(Person.email == email).first()
+    return row["id"] if row else None
+
+
 async def person_name(person_id: int) -> str | None:
     row = await Person.select(Person.name).where(Person.id == person_id).first()
     return row["name"] if row else None

@@ -38,7 +38,7 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
     if len(program_ids) != 1:
         names = ", ".join(repr(row["name"]) for row in cohorts)
         raise UserError(f"cohorts {names} belong to different programs; plan them separately")
-    program = await _program(program_ids.pop())
+    program = await program_from_db(program_ids.pop())
 
     members = await Membership.select(
         Membership.cohort,
@@ -173,7 +173,8 @@ async def cohort_rows(cohort_ids: list[int]) -> list[dict]:
     return rows
 
 
-async def _program(program_id: int) -> p.Program:
+async def program_from_db(program_id: int) -> p.Program:
+    """The program row and its units (in order, with their prerequisites) as the planner's Program."""
     row = await Program.select().where(Program.id == program_id).first()
     units = await Unit.select().where(Unit.program == program_id).order_by(Unit.position, Unit.id)
     slug_of = {u["id"]: u["slug"] for u in units}

@@ -12,10 +12,8 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 from models.tables import Cohort, Membership, Person, Program, Unit, UnitRequirement
 from planner import problem as p
@@ -35,40 +33,16 @@ def hours_text(hours: p.WorkingHours) -> tuple[str, str, str]:
     return hours.start.strftime("%H:%M"), hours.end.strftime("%H:%M"), work_days_text(hours.days)
 
 
-async def import_problem(problem: p.Problem) -> Imported:
+async def import_problem(problem: p.Problem, *, now: datetime) -> Imported:
+    """The problem's program, people and cohorts, in one transaction; `now` stamps a changed program."""
     async with write_transaction():
-        program_id = await _upsert_program(problem.program)
+        program_id = await _upsert_program(problem.program, now)
         person_ids = await _upsert_people(problem.cohorts)
         cohort_ids = [await _upsert_cohort(cohort, program_id, person_ids) for cohort in problem.cohorts]
     return Imported(program_id=program_id, cohort_ids=cohort_ids)
 
 
-async def import_files(program: Path, cohorts: list[Path]) -> int:
-    """`cadence import PROGRAM.toml COHORT.toml...`: one summary line per cohort. Bad files raise InputError.
-    The files are read before the database is touched; the schema is brought up to date first."""
-    from models.migrate import upgrade
-    from planner.loading import load_problem
-
-    problem = load_problem(program, cohorts)
-    await upgrade()
-    imported = await import_problem(problem)
-    out = sys.stdout
-    out.write(f"program {problem.program.id}: {len(problem.program.units)} units\n")
-    for cohort, cohort_id in zip(problem.cohorts, imported.cohort_ids, strict=True):
-        counts = {role: sum(1 for m in cohort.members if m.role is role) for role in p.Role}
-        out.write(
-            f"cohort {cohort.name!r} (id {cohort_id}): {plural(counts[p.Role.LEARNER], 'learner')}, "
-            f"{plural(counts[p.Role.FACILITATOR], 'facilitator')}, {plural(counts[p.Role.MANAGER], 'manager')}, "
-            f"starts {cohort.start.isoformat()} for {plural(cohort.weeks, 'week')}\n"
-        )
-    return 0
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
-async def _upsert_program(program: p.Program) -> int:
+async def _upsert_program(program: p.Program, now: datetime) -> int:
     values = {
         Program.name: program.name,
         Program.live_minutes: program.live_minutes,
@@ -92,7 +66,7 @@ async def _upsert_program(program: p.Program) -> int:
                 f"program {program.id!r}: a cohort of it is published, so its settings and units cannot change; "
                 "import it under a new id"
             )
-        await Program.update({**values, Program.updated_at: datetime.now(UTC)}).where(Program.id == program_id)
+        await Program.update({**values, Program.updated_at: now}).where(Program.id == program_id)
     await _replace_units(program_id, program)
     return program_id
 
