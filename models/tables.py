@@ -25,6 +25,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Real,
     Text,
     Timestamptz,
     Varchar,
@@ -241,22 +242,42 @@ class Absence(Table):
 
 
 class PlannerRun(Table):
+    """One planner run: the record a worker claims, keeps alive and fills (STYLE 15: jobs are rows plus nudges).
+
+    queued -> running -> done / infeasible / failed / cancelled; a done (or cancelled, with a plan) run can
+    become published. A queued task only says "look at run N"; `claimed_by` and `attempts` count the claims.
+    """
+
     class Status(str, Enum):
+        queued = "queued"
         running = "running"
         done = "done"
         infeasible = "infeasible"
         failed = "failed"
+        cancelled = "cancelled"
         published = "published"
 
     program = ForeignKey(references=Program, on_delete=OnDelete.cascade, index=True)
     cohort_names = JSON(default=[])
     requested_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
-    status = Varchar(length=20, choices=Status, default=Status.running)
+    status = Varchar(length=20, choices=Status, default=Status.queued)
     time_limit = Integer(default=10)
     result = JSON(default={})  # plan_to_dict(...) or {"reasons": [...]}
     changes = JSON(default=[])  # for re-plans: what moved, in words
     started_at = Timestamptz(default=TimestamptzNow())
     finished_at = Timestamptz(null=True, default=None)
+    # the queue (migration 0005)
+    planned_at = Timestamptz(null=True, default=None)  # the instant the plan is made "as of" (the request's now)
+    queued_at = Timestamptz(null=True, default=None)
+    heartbeat_at = Timestamptz(null=True, default=None)
+    claimed_by = Varchar(length=200, default="")  # host:pid of the worker that holds it
+    attempts = Integer(default=0)  # claims so far
+    cancel_requested = Boolean(default=False)
+    # live progress, written by the worker at most once a second
+    elapsed = Real(null=True, default=None)
+    best_coverage = Real(null=True, default=None)
+    gap = Real(null=True, default=None)
+    solutions = Integer(default=0)
 
 
 class WebSession(Table):

@@ -20,6 +20,19 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default CADENCE_PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default CADENCE_WORKERS or 1)")
 
+    worker = sub.add_parser("worker", help="run the job worker (planner runs, periodic jobs)",
+                            description="Run the job queue's consumer with process workers (Huey). Any number "
+                                        "of workers on any number of machines may share a PostgreSQL queue.")
+    worker.add_argument("--workers", type=int, help="worker processes (default CADENCE_WORKER_CONCURRENCY or 1)")
+    worker.add_argument("--no-periodic", action="store_true",
+                        help="do not schedule the periodic jobs here (they are idempotent, so leaving them on is fine)")
+
+    run = sub.add_parser("run", help="run the web server and one worker together (Ctrl+C stops both)",
+                         description="Run `cadence serve` and `cadence worker` together; when one stops, or on "
+                                     "Ctrl+C, both stop.")
+    run.add_argument("--host", help="bind address (default CADENCE_HOST or 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port (default CADENCE_PORT or 8000)")
+
     db = sub.add_parser("db", help="database commands", description="Database commands.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_sub.add_parser("upgrade", help="bring the database to the current schema",
@@ -81,6 +94,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from server.app import serve
 
         return serve(host=args.host, port=args.port, workers=args.workers)
+    if args.command == "worker":
+        from server.jobs import run_consumer
+
+        return run_consumer(workers=args.workers, periodic=not args.no_periodic)
+    if args.command == "run":
+        from server.supervisor import supervise
+
+        serve = [sys.executable, "-m", "server.cli", "serve"]
+        serve += ["--host", args.host] if args.host else []
+        serve += ["--port", str(args.port)] if args.port else []
+        return supervise({"web": serve, "worker": [sys.executable, "-m", "server.cli", "worker"]})
     if args.command == "db":
         from models.migrate import upgrade
 
@@ -163,7 +187,10 @@ def _plan(args: argparse.Namespace) -> int:
         return 2
     problem = load_problem(args.program, args.cohorts)
     try:
-        plan = solve(problem, time_limit=args.time_limit)
+        if args.json or not sys.stderr.isatty():
+            plan = solve(problem, time_limit=args.time_limit)
+        else:
+            plan = _solve_showing_progress(problem, args.time_limit)
     except PlanningError as error:
         if args.json:
             import json
@@ -176,6 +203,25 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
     print(plan_to_json(plan) if args.json else render_report(problem, plan))
     return 0
+
+
+def _solve_showing_progress(problem, time_limit: float):
+    """Solve with a progress bar on stderr (a terminal): time used of the limit, the best coverage so far."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from planner.solve import solve
+
+    columns = (TextColumn("planning"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[best]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("plan", total=time_limit, best="")
+
+        def progress(report) -> None:
+            gap = abs(report.bound - report.objective) / abs(report.bound) if report.bound else 0.0
+            bar.update(task, completed=min(report.elapsed, time_limit),
+                       best=f"best coverage {report.coverage:.1%} · gap {gap:.1%} · {report.solutions} plans")
+
+        return solve(problem, time_limit=time_limit, progress=progress)
 
 
 if __name__ == "__main__":

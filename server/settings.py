@@ -7,6 +7,16 @@ CADENCE_WORKERS       1 (more needs PostgreSQL, or SQLite on one host)
 CADENCE_SECRET_KEY    signs CSRF tokens; generated into .cadence-secret for the demo when unset
 CADENCE_ENV           "development" (default) or "production" (then CADENCE_SECRET_KEY is required)
 CADENCE_BASE_URL      public URL used in calendar feeds and links; default http://HOST:PORT
+
+The job queue (`cadence worker`, docs/architecture.md):
+CADENCE_QUEUE_URL     where queued tasks wait: sqlite:///PATH (default: beside an SQLite database, "NAME-queue.db",
+                      never the database file itself) or postgresql://... (default when the database is PostgreSQL:
+                      the same database, in Huey's own tables)
+CADENCE_QUEUE_NAME    the queue's name inside that store (default "cadence"); deployments sharing a store differ here
+CADENCE_WORKER_CONCURRENCY  worker processes per `cadence worker` (default 1)
+CADENCE_PLANNER_CPUS  CP-SAT workers one planner run may use (default: this machine's CPUs / concurrency)
+CADENCE_JOB_STALE_AFTER     seconds without a heartbeat before a running job counts as abandoned (default 30)
+CADENCE_JOB_ATTEMPTS  claims a planner run may have before it is failed (default 3)
 """
 
 from __future__ import annotations
@@ -36,6 +46,12 @@ class Settings:
     secret_key: str
     production: bool
     base_url: str
+    queue_url: str = ""
+    queue_name: str = "cadence"
+    worker_concurrency: int = 1
+    planner_cpus: int = 1
+    job_stale_after: int = 30
+    job_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,7 +74,33 @@ class Settings:
         elif len(secret) < 32:
             raise ConfigError("CADENCE_SECRET_KEY: must be at least 32 characters")
         base_url = env.get("CADENCE_BASE_URL") or f"http://{host}:{port}"
-        return cls(url, host, port, workers, secret, production, base_url.rstrip("/"))
+        concurrency = _int(env, "CADENCE_WORKER_CONCURRENCY", 1, 1, 64)
+        return cls(url, host, port, workers, secret, production, base_url.rstrip("/"),
+                   queue_url=queue_url(env, url),
+                   queue_name=env.get("CADENCE_QUEUE_NAME") or "cadence",
+                   worker_concurrency=concurrency,
+                   planner_cpus=_int(env, "CADENCE_PLANNER_CPUS", max(1, (os.cpu_count() or 1) // concurrency), 1, 256),
+                   job_stale_after=_int(env, "CADENCE_JOB_STALE_AFTER", 30, 2, 3600),
+                   job_attempts=_int(env, "CADENCE_JOB_ATTEMPTS", 3, 1, 20))
+
+
+def queue_url(env: dict[str, str], database: str) -> str:
+    """CADENCE_QUEUE_URL, or the default for this database: an SQLite file beside an SQLite database (its own
+    file, so the queue's writes never wait on the app's), the same PostgreSQL database otherwise."""
+    url = env.get("CADENCE_QUEUE_URL", "")
+    if not url:
+        if database.startswith("sqlite:///"):
+            path = Path(database.removeprefix("sqlite:///") or "cadence.db")
+            return f"sqlite:///{path.with_name(path.stem + '-queue.db')}"
+        return database
+    if url.startswith("sqlite:///"):
+        if database.startswith("sqlite:///") and (
+                Path(url.removeprefix("sqlite:///")).resolve() == Path(database.removeprefix("sqlite:///")).resolve()):
+            raise ConfigError("CADENCE_QUEUE_URL: must not be the database file itself (they would lock each other)")
+        return url
+    if url.startswith(("postgres://", "postgresql://")):
+        return url
+    raise ConfigError("CADENCE_QUEUE_URL: expected sqlite:///PATH or postgresql://USER:PW@HOST:PORT/DB")
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:

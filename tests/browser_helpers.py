@@ -73,7 +73,7 @@ def running_server(database_url: str, workdir: Path, *, start_timeout: float = 6
     log = workdir / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [str(BIN / "cadence"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(BIN / "cadence"), "run", "--host", "127.0.0.1", "--port", str(port)],  # web + a worker
             env=env, cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
         )
     server = RunningServer(url=url, env=env, process=process, log=log)

@@ -93,3 +93,13 @@ def output_dir() -> Path:
     out = ROOT / "test-output"
     out.mkdir(exist_ok=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def worker(migrated_db, tmp_path_factory):
+    """One real `cadence worker` on this run's test database and default queue, for a module whose tests plan
+    through the web (the web only enqueues; the worker solves)."""
+    from worker_helpers import running_worker
+
+    with running_worker(tmp_path_factory.mktemp("worker") / "worker.log") as running:
+        yield running

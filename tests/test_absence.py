@@ -19,6 +19,8 @@ from planner.solve import solve
 from server.services.planning import problem_from_db
 from server.services.publishing import publish_plan
 
+pytestmark = pytest.mark.usefixtures("worker")  # web plans are solved by a real `cadence worker`
+
 TOKYO = "Asia/Tokyo"
 
 

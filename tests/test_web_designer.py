@@ -23,6 +23,7 @@ from models.tables import (
 )
 
 TIME_LIMIT = "3"
+pytestmark = pytest.mark.usefixtures("worker")  # plans are solved by a real `cadence worker` process
 
 
 def upload_files(examples, *, program_text: bytes | None = None, with_roster: bool = True):
@@ -191,14 +192,11 @@ def _plan(client, cohort_ids: list[int]) -> int:
 
 
 def wait_for_run(run_id: int, deadline_seconds: float = 120) -> None:
-    """Block until the run's row leaves "running" (the solve stores it), or fail at the deadline."""
-    import time
+    """Block until the run's row leaves queued/running (the worker stores it), or fail at the deadline."""
+    from worker_helpers import wait_until
 
-    deadline = time.monotonic() + deadline_seconds
-    while run(PlannerRun.select(PlannerRun.status).where(PlannerRun.id == run_id).first())["status"] == "running":
-        if time.monotonic() > deadline:
-            pytest.fail(f"planner run {run_id} did not finish within {deadline_seconds} s")
-        time.sleep(0.02)
+    wait_until(lambda: run(PlannerRun.select(PlannerRun.status).where(PlannerRun.id == run_id).first())["status"]
+               not in ("queued", "running"), deadline_seconds, f"planner run {run_id} to finish")
 
 
 def _json(value):
@@ -260,19 +258,37 @@ def test_plan_poll_publish_and_replan(designer, examples):
         assert run(LiveSession.count()) >= before_sessions  # sessions are cancelled, never deleted
 
 
-def test_a_run_whose_worker_vanished_is_shown_as_failed(designer):
+def test_a_run_whose_worker_vanished_is_queued_again_then_failed_with_the_reason(designer):
     from datetime import UTC, datetime, timedelta
 
+    from server.services.planner_runs import reap_stale_runs
+
+    now = datetime.now(UTC)
     program = run(Program.insert(Program(slug="p", name="P")).returning(Program.id))[0]["id"]
-    stale = PlannerRun(program=program, cohort_names=["X"], status="running", time_limit=5,
-                       started_at=datetime.now(UTC) - timedelta(hours=1))
-    run(stale.save())
+    silent = now - timedelta(minutes=5)
+    retry = PlannerRun(program=program, cohort_names=["X"], status="running", time_limit=5, started_at=silent,
+                       heartbeat_at=silent, claimed_by="gone:1", attempts=1)
+    spent = PlannerRun(program=program, cohort_names=["X"], status="running", time_limit=5, started_at=silent,
+                       heartbeat_at=silent, claimed_by="gone:2", attempts=3)
+    alive = PlannerRun(program=program, cohort_names=["X"], status="running", time_limit=5, started_at=silent,
+                       heartbeat_at=now, claimed_by="here:3", attempts=1)
+    for row in (retry, spent, alive):
+        run(row.save())
+
+    again = run(reap_stale_runs(now=now, stale_after=timedelta(seconds=30), attempts=3))
+    assert again == [retry.id]
+    assert run(reap_stale_runs(now=now, stale_after=timedelta(seconds=30), attempts=3)) == []  # idempotent
+    status = {r["id"]: r for r in run(PlannerRun.select())}
+    assert status[retry.id]["status"] == "queued" and status[retry.id]["claimed_by"] == ""
+    assert status[spent.id]["status"] == "failed" and status[alive.id]["status"] == "running"
     with web_client() as client:
         sign_in(client, designer.email)
-        page = client.get(f"/plans/{stale.id}")
+        page = client.get(f"/plans/{spent.id}")
+        queued = client.get(f"/plans/{retry.id}")
     assert page.status_code == 200
     assert "The planner failed" in page.text and "Planning…" not in page.text
-    assert run(PlannerRun.select(PlannerRun.status).where(PlannerRun.id == stale.id).first())["status"] == "failed"
+    assert "gone:2 stopped responding" in page.text and "tried 3 times" in page.text
+    assert "waiting for a worker" in queued.text and "Cancel" in queued.text
 
 
 def test_server_error_page_has_no_traceback(designer):

@@ -1,27 +1,28 @@
-"""Designer: planner runs — start one (the solve runs in a worker thread after the response), poll it, show
-the plan by week, publish it. The runs themselves are server/services/planner_runs.py."""
+"""Designer: planner runs — start one (a queued row and a nudge; a `cadence worker` process solves it), poll
+its progress, cancel it, show the plan by week, publish it. The runs themselves are
+server/services/planner_runs.py; the queue is server/jobs.py. Nothing here imports OR-Tools."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.json_value import json_value
-from models.tables import Cohort, Person, PlannerRun
+from models.tables import Cohort, Person
 from planner import plan as pl
 from planner import problem as p
 from planner.coverage import minutes_outside, program_week
 from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.controllers.requests import now
+from server.controllers.requests import is_htmx, now
 from server.errors import UserError
+from server.jobs import queue
 from server.services import planner_runs
 from server.services.planning import planner_person, problem_from_db
 from server.templating import local_text
@@ -30,8 +31,8 @@ DEFAULT_TIME_LIMIT = 10
 MAX_TIME_LIMIT = 60
 
 
-async def run_or_404(run_id: int, now: datetime) -> dict:
-    row = await planner_runs.current_run(run_id, now=now)
+async def run_or_404(run_id: int) -> dict:
+    row = await planner_runs.current_run(run_id)
     if row is None:
         raise NotFoundException(f"no planner run {run_id}")
     return row
@@ -47,10 +48,10 @@ async def result_context(run: dict) -> dict:
     context: dict = {"run": run, "cohort_rows": cohort_rows, "plan": None, "weeks": [], "reasons": [],
                      "penalties": run["result"].get("penalties", []),
                      "replan": any(row["status"] == Cohort.Status.published for row in cohort_rows)}
-    if run["status"] in (PlannerRun.Status.infeasible, PlannerRun.Status.failed):
-        context["reasons"] = run["result"].get("reasons", [])
+    if run["status"] in planner_runs.ACTIVE:
         return context
-    if run["status"] == PlannerRun.Status.running or "cohorts" not in run["result"]:
+    if "cohorts" not in run["result"]:
+        context["reasons"] = run["result"].get("reasons", [])
         return context
     plan = pl.plan_from_dict(run["result"])
     people = await _planner_people(plan)
@@ -112,32 +113,41 @@ class PlanController(Controller):
             form.fail("cohort", "Choose at least one cohort to plan.")
         if not form.ok:
             return _problem_page(" ".join(form.errors.values()))
-        try:
-            problem = await problem_from_db([r["id"] for r in rows], now=now(request))
+        try:  # checked here, so a designer sees a bad input at once; the worker builds it again as of now
+            await problem_from_db([r["id"] for r in rows], now=now(request))
         except (UserError, InputError) as error:
             return _problem_page(str(error))
         run_id = await planner_runs.create_run(rows[0]["program"], [r["name"] for r in rows], request.user.id,
                                                time_limit, now=now(request))
-        return Redirect(f"/plans/{run_id}", status_code=303,
-                        background=BackgroundTask(planner_runs.run_planner, run_id, problem, time_limit,
-                                                  clock=request.app.state.clock))
+        await anyio.to_thread.run_sync(queue().nudge, run_id)  # a worker solves it; the row says how it goes
+        return Redirect(f"/plans/{run_id}", status_code=303)
 
     @get("/{run_id:int}")
     async def show(self, request: Request, run_id: FromPath[int]) -> Template:
-        run = await run_or_404(run_id, now(request))
+        run = await run_or_404(run_id)
         context = await result_context(run)
         return Template("designer/plan.html", context=context)
 
     @get("/{run_id:int}/status")
     async def status(self, request: Request, run_id: FromPath[int]) -> Template:
         """The polling fragment: itself again while the run is going, the result once it is done."""
-        run = await run_or_404(run_id, now(request))
+        run = await run_or_404(run_id)
         context = await result_context(run)
         return Template("designer/plan_status.html", context=context)
 
+    @post("/{run_id:int}/cancel")
+    async def cancel(self, request: Request, run_id: FromPath[int]) -> Response:
+        """Stop the run: its worker stops within about a second and keeps the best plan so far."""
+        await run_or_404(run_id)
+        await planner_runs.request_cancel(run_id, now=now(request))
+        if is_htmx(request):
+            context = await result_context(await run_or_404(run_id))
+            return Template("designer/plan_status.html", context=context)
+        return Redirect(f"/plans/{run_id}", status_code=303)
+
     @post("/{run_id:int}/publish")
     async def publish(self, request: Request, run_id: FromPath[int]) -> Response:
-        await run_or_404(run_id, now(request))
+        await run_or_404(run_id)
         try:
             await planner_runs.publish_run(run_id, now=now(request))
         except UserError as error:

@@ -1,0 +1,103 @@
+"""The job queue (Huey): the nudges that start background work, and the consumer that `cadence worker` runs.
+
+A front door like the pages and the CLI (STYLE 13, 15): a task only says "look at run N" and calls a service;
+the database row is the record. Huey's delivery is at most once (a task killed mid-run is gone), which is why
+the periodic reaper re-queues what a dead worker left; nudging a run twice is harmless, since a worker must
+claim the run with a conditional update first.
+
+The queue lives in an SQLite file beside an SQLite database (`SqliteHuey`, one machine) or in PostgreSQL
+(`PostgresHuey`: `FOR UPDATE SKIP LOCKED` and LISTEN/NOTIFY, any number of consumers on any number of
+machines). Tasks are signed with CADENCE_SECRET_KEY (they are pickles), and results are not stored: rows hold
+them. This module imports no OR-Tools: the web process loads it to enqueue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from huey import Huey, PostgresHuey, SqliteHuey, crontab
+from huey.api import TaskWrapper
+from huey.serializer import SignedSerializer
+
+from server.settings import Settings
+
+log = logging.getLogger("cadence.jobs")
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A Huey instance and Cadence's tasks registered on it."""
+
+    huey: Huey
+    settings: Settings
+    plan_run: TaskWrapper  # plan_run(run_id) enqueues "look at planner run N"
+    reap_runs: TaskWrapper  # periodic, every minute (and at each consumer's start)
+
+    def nudge(self, run_id: int) -> None:
+        self.plan_run(int(run_id))
+
+
+def build_queue(settings: Settings) -> Queue:
+    serializer = SignedSerializer(secret=settings.secret_key, salt="cadence-jobs")
+    url = settings.queue_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey: Huey = SqliteHuey(settings.queue_name, filename=str(path), results=False, serializer=serializer,
+                                timeout=30)
+    else:
+        dsn = url.replace("postgres://", "postgresql://", 1)
+        huey = PostgresHuey(settings.queue_name, dsn=dsn, results=False, serializer=serializer)
+
+    @huey.task(name="plan_run")
+    def plan_run(run_id: int) -> None:
+        from server.services.clock import utc_now
+        from server.services.planner_runs import work_on_run
+
+        solved = asyncio.run(work_on_run(run_id, worker_name(), cpus=settings.planner_cpus, clock=utc_now))
+        log.info("planner run %s: %s", run_id, "solved" if solved else "not ours (claimed or finished elsewhere)")
+
+    @huey.periodic_task(crontab(minute="*"), name="reap_runs")
+    def reap_runs() -> None:
+        from server.services.clock import utc_now
+        from server.services.planner_runs import reap_stale_runs
+
+        for run_id in asyncio.run(reap_stale_runs(now=utc_now(), stale_after=timedelta(seconds=settings.job_stale_after),
+                                                  attempts=settings.job_attempts)):
+            plan_run(run_id)
+
+    return Queue(huey, settings, plan_run, reap_runs)
+
+
+def queue() -> Queue:
+    """The queue the environment names (CADENCE_QUEUE_URL, CADENCE_QUEUE_NAME)."""
+    return queue_for(Settings.from_env())
+
+
+@functools.cache
+def queue_for(settings: Settings) -> Queue:
+    """One Huey instance per set of settings in a process (it holds the store's connections)."""
+    return build_queue(settings)
+
+
+def worker_name() -> str:
+    """Who holds a claim: host and process, so a run's row says which machine ran it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_consumer(*, workers: int | None = None, periodic: bool = True) -> int:
+    """`cadence worker`: Huey's consumer with process workers, so a CPU-heavy solve never holds a web worker
+    (or another job) back. Ctrl+C / SIGINT stops it gracefully (running solves finish); SIGTERM at once."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    jobs = queue()
+    consumer = jobs.huey.create_consumer(workers=workers or jobs.settings.worker_concurrency,
+                                         worker_type="process", periodic=periodic)
+    consumer.run()
+    return 0
