@@ -22,7 +22,7 @@ $(HTMX): package.json package-lock.json
 run: install
 	$(BIN)/cadence db upgrade
 	$(BIN)/cadence demo --if-empty
-	$(BIN)/cadence serve
+	$(BIN)/cadence run  # the web server and one worker; Ctrl+C stops both
 
 lint: install
 	$(BIN)/ruff check .

@@ -20,7 +20,7 @@ def run(*args, cwd=ROOT, env=None):
 @pytest.mark.parametrize(
     "words",
     [["--help"], ["serve", "--help"], ["db", "upgrade", "--help"], ["demo", "--help"], ["import", "--help"],
-     ["plan", "--help"], ["feed", "rotate", "--help"]],
+     ["plan", "--help"], ["feed", "rotate", "--help"], ["worker", "--help"], ["run", "--help"]],
 )
 def test_every_command_has_help(words):
     result = run(*words)
@@ -81,3 +81,32 @@ def test_plan_report_shows_local_times(examples):
     assert result.returncode == 0, result.stderr
     assert "UTC" in result.stdout
     assert "Priya Nair" in result.stdout
+
+
+def test_plan_shows_progress_on_a_terminal_and_nothing_extra_when_piped(examples):
+    import pty
+
+    args = ("plan", str(examples / "program.toml"), str(examples / "cohort-atlantic.toml"), "--time-limit", "1")
+    piped = run(*args)
+    assert piped.returncode == 0 and piped.stderr == ""
+    quiet = run(*args, "--json")
+    assert quiet.returncode == 0 and quiet.stderr == "" and json.loads(quiet.stdout)["cohorts"]
+
+    controller, terminal = pty.openpty()  # stderr is a terminal: the progress bar goes there
+    try:
+        done = subprocess.run([*CADENCE, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=terminal,
+                              timeout=120, env={**os.environ, "COLUMNS": "100"})
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0 and done.stdout.strip() and b"\x1b" not in done.stdout  # the report stays plain
+    assert b"planning" in shown and b"best coverage" in shown

@@ -46,7 +46,11 @@ SEED = [
     "(1, 1, 2, '2027-02-26 09:00:00+00:00')",
     "INSERT INTO attendance (id, session, person, status, marked_by, marked_at) VALUES "
     "(1, 1, 2, 'absent', 1, '2027-03-01 10:05:00+00:00'), (2, 1, 2, 'present', 1, '2027-03-01 10:06:00+00:00')",
+    "INSERT INTO planner_run (id, program, cohort_names, status, time_limit, result, changes, started_at) VALUES "
+    "(1, 1, '[\"C\"]', 'published', 10, '{}', '[]', '2027-02-20 09:00:00+00:00')",
 ]
+# What migration 0005 makes of that run: planned as of its start, no claims, nothing to cancel.
+QUEUE_COLUMNS = "SELECT status, attempts, claimed_by, cancel_requested, planned_at = started_at FROM planner_run"
 SECOND_ATTENDANCE = ("INSERT INTO attendance (id, session, person, status, marked_at) VALUES "
                      "(3, 1, 2, 'late', '2027-03-01 10:07:00+00:00')")
 SECOND_COMPLETION = "INSERT INTO module_completion (id, module, person) VALUES (2, 1, 2)"
@@ -109,6 +113,7 @@ def test_upgrade_keeps_the_rows_of_a_sqlite_database_at_the_first_migration(tmp_
     assert UNIQUE_INDEXES <= sqlite_schema(path)[1]
     assert sqlite_counts(path) == {**counts_before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0)}
     with sqlite3.connect(path) as con:
+        assert con.execute(QUEUE_COLUMNS).fetchall() == [("published", 0, "", 0, 1)]
         assert con.execute("SELECT status FROM attendance").fetchall() == [("present",)]
         assert con.execute("SELECT email FROM person ORDER BY id").fetchall() == [("f@x.org",), ("a@x.org",)]
         for duplicate in (SECOND_ATTENDANCE, SECOND_COMPLETION):
@@ -185,6 +190,7 @@ def test_postgres_empty_then_held_data_then_twice(tmp_path):
     assert result.returncode == 0, result.stderr
     assert pg_counts(url) == {**before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0)}
     assert asyncio.run(pg(url, fetch="SELECT status FROM attendance")) == [("present",)]
+    assert asyncio.run(pg(url, fetch=QUEUE_COLUMNS)) == [("published", 0, "", False, True)]
     started = asyncio.run(pg(url, fetch="SELECT starts_at FROM live_session"))
     assert started == [(datetime(2027, 3, 1, 10, tzinfo=UTC),)]
 
