@@ -258,15 +258,18 @@ print(" ".join(map(str, ids)))
     assert len(ids) == 10
     listed = ", ".join(map(str, ids))
 
-    def finished() -> bool:
+    def logged() -> str:
+        return "\n".join(w.log.read_text() for w in (a, b))
+
+    def finished() -> bool:  # every run stored, and every one of the twenty nudges handled
         rows = pg_rows(url, f"SELECT status FROM planner_run WHERE id IN ({listed})")
-        return all(r["status"] not in ("queued", "running") for r in rows)
+        return (all(r["status"] not in ("queued", "running") for r in rows)
+                and logged().count(": solved") + logged().count("not ours") >= 20)
 
     with running_worker(tmp_path / "a.log", **env) as a, running_worker(tmp_path / "b.log", **env) as b:
-        wait_until(finished, 120, "two workers to solve ten runs", a, b)
+        wait_until(finished, 120, "two workers to solve ten runs and drop the ten second nudges", a, b)
     rows = pg_rows(url, f"SELECT id, status, attempts, claimed_by FROM planner_run WHERE id IN ({listed})")
     assert [r["status"] for r in rows] == ["done"] * 10, rows
     assert sum(r["attempts"] for r in rows) == 10  # ten claims for ten runs, twenty nudges
     assert all(r["claimed_by"] for r in rows)
-    solved = "\n".join(w.log.read_text() for w in (a, b))
-    assert solved.count(": solved") == 10 and solved.count("not ours") == 10
+    assert logged().count(": solved") == 10 and logged().count("not ours") == 10
