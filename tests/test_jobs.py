@@ -56,16 +56,17 @@ def rollout_cohorts() -> list[int]:
     """Three generated cohorts (bench's rollout-03): with one CP-SAT worker the search runs its whole time
     limit, improving now and then, so a run is reliably caught mid-solve."""
     from bench.family import rollout
-    from server.importing import import_problem
+    from server.services.importing import import_problem
 
-    return run(import_problem(rollout(3, 80, (1, 2), 10.0, 3).problem)).cohort_ids
+    return run(import_problem(rollout(3, 80, (1, 2), 10.0, 3).problem, now=datetime.now(UTC))).cohort_ids
 
 
 def import_atlantic() -> None:
     from planner.loading import load_problem
-    from server.importing import import_problem
+    from server.services.importing import import_problem
 
-    run(import_problem(load_problem(EXAMPLES / "program.toml", [EXAMPLES / "cohort-atlantic.toml"])))
+    run(import_problem(load_problem(EXAMPLES / "program.toml", [EXAMPLES / "cohort-atlantic.toml"]),
+                       now=datetime.now(UTC)))
 
 
 def start_run(cohort_ids: list[int], time_limit: int) -> int:
@@ -235,13 +236,13 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from planner.loading import load_problem
-from server.importing import import_problem
+from server.services.importing import import_problem
 from server.services.planner_runs import create_run
 from server.jobs import queue
 
 async def main():
     ex = Path({str(EXAMPLES)!r})
-    await import_problem(load_problem(ex / "program.toml", [ex / "cohort-atlantic.toml"]))
+    await import_problem(load_problem(ex / "program.toml", [ex / "cohort-atlantic.toml"]), now=datetime.now(UTC))
     from models.tables import Cohort
     cohort = await Cohort.select().where(Cohort.name == {ATLANTIC!r}).first()
     return [await create_run(cohort["program"], [cohort["name"]], None, 1, now=datetime.now(UTC)) for _ in range(10)]
