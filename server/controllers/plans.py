@@ -13,7 +13,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.json_value import json_value
-from models.tables import Cohort, Person
 from planner import plan as pl
 from planner import problem as p
 from planner.coverage import minutes_outside, program_week
@@ -23,8 +22,9 @@ from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now
 from server.errors import UserError
 from server.jobs import queue
+from server.services import cohorts as cohort_service
 from server.services import planner_runs
-from server.services.planning import planner_person, problem_from_db
+from server.services.planning import planner_people, problem_from_db
 from server.templating import local_text
 
 DEFAULT_TIME_LIMIT = 10
@@ -43,18 +43,18 @@ async def result_context(run: dict) -> dict:
     run["result"] = json_value(run["result"], {})
     run["changes"] = json_value(run["changes"], [])
     run["cohort_names"] = json_value(run["cohort_names"], [])
-    cohort_rows = await Cohort.select().where(
-        Cohort.name.is_in(run["cohort_names"] or [""]) & (Cohort.program == run["program"]))
+    cohort_rows = await cohort_service.cohorts_named(run["program"], run["cohort_names"])
     context: dict = {"run": run, "cohort_rows": cohort_rows, "plan": None, "weeks": [], "reasons": [],
                      "penalties": run["result"].get("penalties", []),
-                     "replan": any(row["status"] == Cohort.Status.published for row in cohort_rows)}
+                     "replan": cohort_service.any_published(cohort_rows)}
     if run["status"] in planner_runs.ACTIVE:
         return context
     if "cohorts" not in run["result"]:
         context["reasons"] = run["result"].get("reasons", [])
         return context
     plan = pl.plan_from_dict(run["result"])
-    people = await _planner_people(plan)
+    emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
+    people = await planner_people(emails | {e for c in plan.cohorts for s in c.sections for e in s.learners})
     by_name = {row["name"]: row for row in cohort_rows}
     cohorts = []
     for cp in plan.cohorts:
@@ -91,13 +91,6 @@ async def result_context(run: dict) -> dict:
     return context
 
 
-async def _planner_people(plan: pl.Plan) -> dict[str, p.Person]:
-    emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
-    emails |= {e for c in plan.cohorts for s in c.sections for e in s.learners}
-    rows = await Person.select().where(Person.email.is_in(sorted(emails) or [""]))
-    return {row["email"]: planner_person(row) for row in rows}
-
-
 class PlanController(Controller):
     path = "/plans"
     guards = [designer_only]
@@ -108,7 +101,7 @@ class PlanController(Controller):
         time_limit = form.integer("time_limit", 1, MAX_TIME_LIMIT, default=DEFAULT_TIME_LIMIT,
                                   label="Time limit")
         ids = sorted({int(v) for v in form.many("cohort") if v.isdigit()})
-        rows = await Cohort.select(Cohort.id, Cohort.name, Cohort.program).where(Cohort.id.is_in(ids or [0]))
+        rows = await cohort_service.cohorts_by_id(ids)
         if not rows:
             form.fail("cohort", "Choose at least one cohort to plan.")
         if not form.ok:

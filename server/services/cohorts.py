@@ -96,3 +96,18 @@ async def add_member(cohort_id: int, values: dict, manager_id: int | None) -> st
             return None
         await Membership(cohort=cohort_id, person=person.id, role=values["role"], manager=manager_id).save()
     return person.name
+
+
+async def cohorts_by_id(cohort_ids: list[int]) -> list[dict]:
+    """Id, name and program of the cohorts with these ids (those that exist)."""
+    return await Cohort.select(Cohort.id, Cohort.name, Cohort.program).where(Cohort.id.is_in(cohort_ids or [0]))
+
+
+async def cohorts_named(program_id: int, names: list[str]) -> list[dict]:
+    """The program's cohort rows with these names (a planner run names its cohorts)."""
+    return await Cohort.select().where(Cohort.name.is_in(names or [""]) & (Cohort.program == program_id))
+
+
+def any_published(rows: list[dict]) -> bool:
+    """Some of these cohorts have a published plan (planning them again is a re-plan)."""
+    return any(row["status"] == Cohort.Status.published for row in rows)

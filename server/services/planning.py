@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from models.json_value import json_value
-from models.tables import Absence, Cohort, LiveSession, Membership, Program, Unit, UnitRequirement
+from models.tables import Absence, Cohort, LiveSession, Membership, Person, Program, Unit, UnitRequirement
 from planner import problem as p
 from planner.coverage import cohort_window
 from planner.loading import working_hours
@@ -199,3 +199,9 @@ async def program_from_db(program_id: int) -> p.Program:
         prework_lead_hours=row["prework_lead_hours"],
     )
 
+
+
+async def planner_people(emails: set[str]) -> dict[str, p.Person]:
+    """The planner's Person of each email that has a row (a plan's page shows their local times)."""
+    rows = await Person.select().where(Person.email.is_in(sorted(emails) or [""]))
+    return {row["email"]: planner_person(row) for row in rows}
