@@ -31,6 +31,7 @@ from litestar.template.config import TemplateConfig
 
 from server.auth import LoadUserMiddleware, signin_url
 from server.controllers.requests import is_htmx
+from server.db import is_row_id
 from server.services.clock import Clock, utc_now
 from server.session_store import DatabaseStore, RotatingSessionConfig
 from server.settings import ConfigError, Settings
@@ -70,6 +71,14 @@ async def _database(app: Litestar) -> AsyncGenerator[None, None]:
     finally:
         if pooled:
             await engine.close_connection_pool()
+
+
+async def _ids_in_range(request: Request) -> None:
+    """Every `{..._id:int}` path parameter names a row: one the database cannot hold is not found (checked
+    before the handler runs, so no query ever sees it)."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not is_row_id(value):
+            raise NotFoundException()
 
 
 # --- error pages ------------------------------------------------------------------------------------------
@@ -157,6 +166,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         middleware=[session_config.middleware, LoadUserMiddleware()],
         stores={"sessions": DatabaseStore(), "rate_limit": MemoryStore()},
         lifespan=[_database],
+        before_request=_ids_in_range,
         openapi_config=None,
         response_headers=[
             ResponseHeader(name="X-Frame-Options", value="DENY"),

@@ -21,6 +21,7 @@ from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import now
+from server.db import is_row_id
 from server.errors import UserError
 from server.services import planner_runs
 from server.services.planning import planner_person, problem_from_db
@@ -106,7 +107,7 @@ class PlanController(Controller):
         form = await Form.read(request)
         time_limit = form.integer("time_limit", 1, MAX_TIME_LIMIT, default=DEFAULT_TIME_LIMIT,
                                   label="Time limit")
-        ids = sorted({int(v) for v in form.many("cohort") if v.isdigit()})
+        ids = sorted({int(v) for v in form.many("cohort") if v.isascii() and v.isdigit() and is_row_id(int(v))})
         rows = await Cohort.select(Cohort.id, Cohort.name, Cohort.program).where(Cohort.id.is_in(ids or [0]))
         if not rows:
             form.fail("cohort", "Choose at least one cohort to plan.")
