@@ -200,7 +200,8 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     create_app(settings)  # fail here, in one readable line, rather than in each worker
     sys.stderr.write(f"Cadence is running at http://{host}:{port}/ (workers: {workers}; Ctrl+C stops it)\n")
     from server.access_log import uvicorn_log_config
+    from server.http_protocol import NoDelayHTTPProtocol
 
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=True, log_config=uvicorn_log_config())
+                log_level="info", proxy_headers=True, log_config=uvicorn_log_config(), http=NoDelayHTTPProtocol)
     return 0
