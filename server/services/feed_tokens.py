@@ -90,7 +90,26 @@ async def person_for_token(token: str, secret_key: str) -> dict | None:
     return person
 
 
-async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime) -> datetime:
+async def content_generation() -> int:
+    """The counter every write to a table a feed reads bumps (triggers of models_0005), as committed now."""
+    rows = await FeedToken.raw("SELECT value FROM content_generation WHERE id = 1")
+    return int(rows[0]["value"]) if rows else 0
+
+
+async def stored_feed(token: str) -> dict | None:
+    """What the (already verified) token last served: its ETag and Last-Modified, the version it was built
+    from and until when it holds, with the current content generation. None when nothing is stored."""
+    row = await (FeedToken.select(FeedToken.content_etag, FeedToken.content_changed_at, FeedToken.content_version,
+                                  FeedToken.content_valid_until)
+                 .where(FeedToken.token_hash == token_hash(token)).first())
+    if not row or not row["content_etag"] or not row["content_changed_at"] or not row["content_version"]:
+        return None
+    return {**row, "content_changed_at": _as_utc(row["content_changed_at"]),
+            "content_valid_until": _as_utc(row["content_valid_until"]) if row["content_valid_until"] else None}
+
+
+async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime, version: str = "",
+                            valid_until: datetime | None = None) -> datetime:
     """The Last-Modified to send with a feed body whose ETag is `etag`, for this (already verified) token.
 
     `stamped` is the latest timestamp among the rows the feed shows. Some changes leave no timestamp (an
@@ -98,18 +117,20 @@ async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: da
     and the Last-Modified it sent with it: the same body keeps its date; a new body gets the newer stamp or, if
     no stamp moved, the current second (at least a second after the previous date). A client that revalidates
     with If-Modified-Since alone therefore never gets a 304 for content it has not seen.
+    `version` and `valid_until` are what the body was built from and until when it holds (see stored_feed).
     """
     digest = token_hash(token)
     row = await (FeedToken.select(FeedToken.content_etag, FeedToken.content_changed_at)
                  .where(FeedToken.token_hash == digest).first())
     previous = _as_utc(row["content_changed_at"]) if row and row["content_changed_at"] else None
     if previous is not None and row["content_etag"] == etag:
-        return previous
-    if previous is None or stamped > previous:
+        modified = previous
+    elif previous is None or stamped > previous:
         modified = stamped
     else:
         modified = max(now.replace(microsecond=0), previous + timedelta(seconds=1))
-    await FeedToken.update({FeedToken.content_etag: etag, FeedToken.content_changed_at: modified}).where(
+    await FeedToken.update({FeedToken.content_etag: etag, FeedToken.content_changed_at: modified,
+                            FeedToken.content_version: version, FeedToken.content_valid_until: valid_until}).where(
         FeedToken.token_hash == digest
     )
     return modified
