@@ -90,22 +90,40 @@ async def person_for_token(token: str, secret_key: str) -> dict | None:
     return person
 
 
-async def content_generation() -> int:
-    """The counter every write to a table a feed reads bumps (triggers of models_0005), as committed now."""
-    rows = await FeedToken.raw("SELECT value FROM content_generation WHERE id = 1")
-    return int(rows[0]["value"]) if rows else 0
+_FEED_STATE = """
+SELECT t.person, t.nonce, t.content_etag, t.content_changed_at, t.content_version, t.content_valid_until,
+       (SELECT g.value FROM content_generation g WHERE g.id = 1) AS generation
+FROM feed_token t JOIN person p ON p.id = t.person
+WHERE t.token_hash = {} AND t.revoked_at IS NULL AND p.active = {}
+"""
 
 
-async def stored_feed(token: str) -> dict | None:
-    """What the (already verified) token last served: its ETag and Last-Modified, the version it was built
-    from and until when it holds, with the current content generation. None when nothing is stored."""
-    row = await (FeedToken.select(FeedToken.content_etag, FeedToken.content_changed_at, FeedToken.content_version,
-                                  FeedToken.content_valid_until)
-                 .where(FeedToken.token_hash == token_hash(token)).first())
-    if not row or not row["content_etag"] or not row["content_changed_at"] or not row["content_version"]:
+async def feed_state(token: str, secret_key: str) -> dict | None:
+    """One query for a feed request: the active token's person id, the ETag it last served with its
+    Last-Modified, the version that ETag was built from and until when it holds, and the current content
+    generation (the counter every write to a table a feed reads bumps: triggers of models_0005). None for any
+    wrong, revoked or garbled token, or an inactive person — like person_for_token."""
+    if not token or len(token) > 100:
         return None
-    return {**row, "content_changed_at": _as_utc(row["content_changed_at"]),
-            "content_valid_until": _as_utc(row["content_valid_until"]) if row["content_valid_until"] else None}
+    rows = await FeedToken.raw(_FEED_STATE, token_hash(token), True)
+    if not rows:
+        return None
+    row = rows[0]
+    expected = make_token(secret_key, row["person"], row["nonce"])
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        return None
+    return {
+        "person": row["person"], "etag": row["content_etag"], "version": row["content_version"],
+        "changed_at": _instant(row["content_changed_at"]), "valid_until": _instant(row["content_valid_until"]),
+        "generation": int(row["generation"] or 0),
+    }
+
+
+def _instant(value) -> datetime | None:
+    """A timestamptz from a raw query (SQLite may hand back text)."""
+    if value is None or value == "":
+        return None
+    return _as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime, version: str = "",
