@@ -42,6 +42,7 @@ TEMPLATES = ROOT / "web" / "templates"
 STATIC = ROOT / "web" / "static"
 HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 SESSION_MAX_AGE = 60 * 60 * 12  # a working day and a bit
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 log = logging.getLogger("cadence.app")
 
@@ -73,12 +74,17 @@ async def _database(app: Litestar) -> AsyncGenerator[None, None]:
             await engine.close_connection_pool()
 
 
-async def _ids_in_range(request: Request) -> None:
-    """Every `{..._id:int}` path parameter names a row: one the database cannot hold is not found (checked
-    before the handler runs, so no query ever sees it)."""
+async def _refuse_what_the_database_cannot_hold(request: Request) -> None:
+    """Checked before any handler runs, so no query ever sees it: every `{..._id:int}` path parameter names a
+    row, and one the database cannot hold is not found; a form field with a NUL character (PostgreSQL text
+    cannot store one) is a bad request."""
     for value in request.path_params.values():
         if isinstance(value, int) and not is_row_id(value):
             raise NotFoundException()
+    if request.method == "POST" and request.content_type[0] in FORM_TYPES:
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and "\x00" in value:
+                raise ValidationException(extra=[{"key": name, "message": "contains a NUL character"}])
 
 
 # --- error pages ------------------------------------------------------------------------------------------
@@ -166,7 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         middleware=[session_config.middleware, LoadUserMiddleware()],
         stores={"sessions": DatabaseStore(), "rate_limit": MemoryStore()},
         lifespan=[_database],
-        before_request=_ids_in_range,
+        before_request=_refuse_what_the_database_cannot_hold,
         openapi_config=None,
         response_headers=[
             ResponseHeader(name="X-Frame-Options", value="DENY"),

@@ -117,6 +117,21 @@ def test_a_pathological_upload_is_one_line_and_saves_nothing(world, case):
     assert run(Program.count()) == programs
 
 
+# --- characters PostgreSQL cannot store ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path,fields", [
+    ("/signin", {"email": "dee@example.com\x00", "password": "x"}),
+    ("/programs", {"name": "Bad\x00name", "slug": "bad"}),
+    ("/people", {"name": "N\x00", "email": "n@example.com", "role": "learner", "timezone": "UTC"}),
+])
+def test_a_nul_character_in_a_form_is_a_bad_request(world, path, fields):
+    with web_client(now=NOW) as client:
+        if path != "/signin":
+            sign_in(client, EMAIL["designer"])
+        response = post_form(client, path, fields)
+    assert response.status_code == 400 and "NUL" in response.text, response.text[:300]
+
+
 # --- fuzz -------------------------------------------------------------------------------------------------
 
 ROUTES = mounted_routes()
@@ -129,7 +144,8 @@ NUMBERISH = st.one_of(
 )
 VALUE = st.one_of(TEXT, NUMBERISH, st.sampled_from([
     "on", "off", "async", "live", "either", "learner", "designer", "present", "absent", "excused", "Europe/Berlin",
-    "Mars/Olympus", "09:00", "25:61", "2027-03-08", "2027-02-30", "9999-12-31", "Mon", "Sat", "/", "//evil.test"]))
+    "Mars/Olympus", "09:00", "25:61", "2027-03-08", "2027-02-30", "9999-12-31", "Mon", "Sat", "/", "//evil.test",
+    "a\x00b", "dee@example.com\x00"]))
 
 
 def _path_value(kind: type, world: dict[str, int]):
