@@ -228,6 +228,10 @@ class FeedToken(Table):
     # change, including those that leave no timestamp of their own (an undone completion, the reminder switch).
     content_etag = Varchar(length=80, default="")
     content_changed_at = Timestamptz(null=True, default=None)
+    # What that ETag was built from (content generation, base URL, feed code) and until when it holds without
+    # a write: a feed request that matches both answers 304 without building (models_0005 has the triggers).
+    content_version = Varchar(length=100, default="")
+    content_valid_until = Timestamptz(null=True, default=None)
 
 
 class Absence(Table):

@@ -46,6 +46,7 @@ PROGRAM_NUMBERS = {
 }
 UNIT_MINUTES = (1, 600)
 WEEKS = (1, 52)
+MAX_UNITS = 200  # a program is a few dozen units; the cap keeps a pathological upload from reaching the database
 
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -84,7 +85,10 @@ def parse_program(file: str, data: bytes) -> Program:
     name = _text(file, "name", doc["name"])
     program_id = _unit_id(file, "id", doc["id"]) if "id" in doc else _program_id(file, name)
     numbers = {key: _integer(file, key, doc[key], *PROGRAM_NUMBERS[key]) for key in PROGRAM_NUMBERS if key in doc}
-    units = _parse_units(file, _tables(file, "unit", doc["unit"], minimum=1))
+    tables = _tables(file, "unit", doc["unit"], minimum=1)
+    if len(tables) > MAX_UNITS:
+        raise InputError(file, "unit", f"at most {MAX_UNITS} [[unit]] tables, got {len(tables)}")
+    units = _parse_units(file, tables)
     return Program(name=name, id=program_id, units=units, **numbers)
 
 
@@ -397,12 +401,18 @@ def _parse_toml(file: str, data: bytes) -> dict:
     text = _decode(file, data)
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables
+        raise InputError(file, "", "invalid TOML: arrays or tables nested too deeply") from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         match = _TOML_POSITION.match(message)
         if match:
             raise InputError(file, match["where"], f"invalid TOML: {match['what']}") from None
         raise InputError(file, "", f"invalid TOML: {message}") from None
+    except ValueError:
+        # tomllib lets int()'s digit limit (sys.get_int_max_str_digits) through as a plain ValueError
+        raise InputError(file, "", "invalid TOML: a number has too many digits") from None
 
 
 # --- field checks ------------------------------------------------------------------------------------------
@@ -432,7 +442,10 @@ def _show(value: object) -> str:
             dict: "a table", date: "a date", datetime: "a date-time", time: "a time"}.get(type(value), type(value).__name__)
     if isinstance(value, dict | list):
         return kind
-    return f"{kind} {value!r}" if not isinstance(value, date | time) else f"{kind} {value.isoformat()}"
+    if isinstance(value, date | time):
+        return f"{kind} {value.isoformat()}"
+    shown = repr(value) if not isinstance(value, int) or len(str(abs(value))) <= 20 else "too large to show"
+    return f"{kind} {shown[:60] + '...' if len(shown) > 60 else shown}"
 
 
 def _text(file: str, where: str, value: object) -> str:
@@ -448,7 +461,8 @@ def _integer(file: str, where: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(file, where, f"expected a whole number, got {_show(value)}")
     if not low <= value <= high:
-        raise InputError(file, where, f"must be between {low} and {high}, got {value}")
+        shown = value if len(str(abs(value))) <= 20 else "a number too large"
+        raise InputError(file, where, f"must be between {low} and {high}, got {shown}")
     return value
 
 

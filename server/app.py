@@ -31,6 +31,7 @@ from litestar.template.config import TemplateConfig
 
 from server.auth import LoadUserMiddleware, signin_url
 from server.controllers.requests import is_htmx
+from server.db import is_row_id
 from server.services.clock import Clock, utc_now
 from server.session_store import DatabaseStore, RotatingSessionConfig
 from server.settings import ConfigError, Settings
@@ -41,6 +42,7 @@ TEMPLATES = ROOT / "web" / "templates"
 STATIC = ROOT / "web" / "static"
 HTMX_DIST = ROOT / "node_modules" / "htmx.org" / "dist"
 SESSION_MAX_AGE = 60 * 60 * 12  # a working day and a bit
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 log = logging.getLogger("cadence.app")
 
@@ -70,6 +72,19 @@ async def _database(app: Litestar) -> AsyncGenerator[None, None]:
     finally:
         if pooled:
             await engine.close_connection_pool()
+
+
+async def _refuse_what_the_database_cannot_hold(request: Request) -> None:
+    """Checked before any handler runs, so no query ever sees it: every `{..._id:int}` path parameter names a
+    row, and one the database cannot hold is not found; a form field with a NUL character (PostgreSQL text
+    cannot store one) is a bad request."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not is_row_id(value):
+            raise NotFoundException()
+    if request.method == "POST" and request.content_type[0] in FORM_TYPES:
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and "\x00" in value:
+                raise ValidationException(extra=[{"key": name, "message": "contains a NUL character"}])
 
 
 # --- error pages ------------------------------------------------------------------------------------------
@@ -157,6 +172,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         middleware=[session_config.middleware, LoadUserMiddleware()],
         stores={"sessions": DatabaseStore(clock=clock), "rate_limit": MemoryStore()},
         lifespan=[_database],
+        before_request=_refuse_what_the_database_cannot_hold,
         openapi_config=None,
         response_headers=[
             ResponseHeader(name="X-Frame-Options", value="DENY"),
@@ -190,7 +206,8 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     create_app(settings)  # fail here, in one readable line, rather than in each worker
     sys.stderr.write(f"Cadence is running at http://{host}:{port}/ (workers: {workers}; Ctrl+C stops it)\n")
     from server.access_log import uvicorn_log_config
+    from server.http_protocol import NoDelayHTTPProtocol
 
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=True, log_config=uvicorn_log_config())
+                log_level="info", proxy_headers=True, log_config=uvicorn_log_config(), http=NoDelayHTTPProtocol)
     return 0

@@ -344,6 +344,25 @@ CASES = {
                        r"^cohort\.toml: roster: roster file 'nowhere\.csv' not found next to this file$"),
     "roster wrong header": (with_roster("mail,name,timezone\nx@example.com,X,UTC\n"),
                             r"^roster\.csv: line 1: unknown column 'mail' \(did you mean 'email'\?\)"),
+    # pathological uploads: one line each, never a crash in the loader
+    "deeply nested arrays": ({"program": PROGRAM + "x = " + "[" * 5000 + "]" * 5000 + "\n"},
+                             r"^program\.toml: invalid TOML: arrays or tables nested too deeply$"),
+    "deeply nested tables": (cohort_edit("weeks = 2", "weeks = 2\nx = " + "{a = " * 3000 + "1" + "}" * 3000),
+                             r"^cohort\.toml: invalid TOML: arrays or tables nested too deeply$"),
+    "a number of 5000 digits": (unit_edit("minutes = 60", "minutes = " + "9" * 5000),
+                                r"^program\.toml: invalid TOML: a number has too many digits$"),
+    "a number of 40 digits": (unit_edit("minutes = 60", "minutes = " + "9" * 40),
+                              r"^program\.toml: unit\[2\]\.minutes: must be between 1 and 600, got a number too large$"),
+    "a huge number of weeks": (cohort_edit("weeks = 2", "weeks = " + "9" * 4000),
+                               r"^cohort\.toml: weeks: must be between 1 and 52, got a number too large$"),
+    "an infinite number": (unit_edit("minutes = 60", "minutes = inf"),
+                           r"^program\.toml: unit\[2\]\.minutes: expected a whole number, got a number inf$"),
+    "a long string where a number goes": (unit_edit("minutes = 60", 'minutes = "' + "x" * 100_000 + '"'),
+                                          r"^program\.toml: unit\[2\]\.minutes: expected a whole number, got a "
+                                          r"string 'x{59}\.\.\.$"),
+    "thousands of units": ({"program": 'name = "Big"\n' + "".join(
+        f'[[unit]]\nid = "u{i}"\ntitle = "U"\nminutes = 10\n' + (f'requires = ["u{i + 1}"]\n' if i < 2999 else "")
+        for i in range(3000))}, r"^program\.toml: unit: at most 200 \[\[unit\]\] tables, got 3000$"),
     "roster missing column": (with_roster("email,name\nx@example.com,X\n"),
                               r"^roster\.csv: line 1: missing column 'timezone'"),
     "roster empty": (with_roster(""), r"^roster\.csv: line 1: missing header"),

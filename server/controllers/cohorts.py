@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from server.auth import designer_only
 from server.controllers.forms import Form, read_days_away
 from server.controllers.requests import is_htmx, now, page_or_fragment
+from server.db import LARGEST_ID
 from server.services import absences, cohorts, people, programs
 from server.services.cohorts import MEMBER_ROLES
 from server.services.people import DAY_NAMES
@@ -36,7 +37,7 @@ def read_absence(form: Form, facilitators: list[dict]) -> dict:
 def read_cohort(form: Form, program_ids: list[int]) -> dict:
     values = {
         "name": form.text("name", label="Name"),
-        "program": form.integer("program", 1, 2**31, label="Program"),
+        "program": form.integer("program", 1, LARGEST_ID, label="Program"),
         "start_date": form.day("start_date", label="Start date"),
         "weeks": form.integer("weeks", 1, 52, label="Weeks"),
         "timezone": form.zone("timezone"),

@@ -14,8 +14,8 @@ from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
 
 from server.auth import safe_next, signed_in
 from server.controllers.requests import now, settings, wants_fragment
-from server.services.feed_tokens import last_modified_for, person_for_token, rotate_token
-from server.services.feeds import BuiltFeed, build_feed, feed_box, set_alarms
+from server.services.feed_tokens import feed_state, last_modified_for, person_for_token, rotate_token
+from server.services.feeds import BuiltFeed, build_feed, feed_box, feed_version, set_alarms
 
 # Shared caches must never keep a feed (its URL is a credential): "private". Five minutes spares the database
 # when a client polls in bursts, and is far below REFRESH; a re-plan shows within the client's own interval.
@@ -62,26 +62,43 @@ class FeedController(Controller):
 async def _answer(request: Request, filename: str, *, with_body: bool) -> Response:
     token = filename.removesuffix(".ics")
     config = settings(request)
-    person = await person_for_token(token, config.secret_key) if filename.endswith(".ics") else None
-    if person is None:
+    state = await feed_state(token, config.secret_key) if filename.endswith(".ics") else None
+    if state is None:
         return _not_found(with_body)  # wrong, rotated and garbled tokens all look the same
     at = now(request)
+    if_none_match, if_modified_since = request.headers.get("if-none-match"), request.headers.get("if-modified-since")
+    # The generation was read before building: a write during the build only means a rebuild next time.
+    version = feed_version(state["generation"], config.base_url)
+    if (state["etag"] and state["changed_at"] and state["version"] == version
+            and (state["valid_until"] is None or at < state["valid_until"])):
+        # nothing a feed shows was written since this ETag was built, and no cancelled session left it
+        known = BuiltFeed(b"", state["etag"], state["changed_at"])
+        if not_modified(known, if_none_match, if_modified_since):
+            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=_headers(known))
+    person = await person_for_token(token, config.secret_key)
+    if person is None:
+        return _not_found(with_body)  # revoked or deactivated in between
     feed = await build_feed(person, now=at, base_url=config.base_url)
-    modified = await last_modified_for(token, feed.etag, feed.last_modified, now=at)
+    modified = await last_modified_for(token, feed.etag, feed.last_modified, now=at, version=version,
+                                       valid_until=feed.valid_until)
     feed = replace(feed, last_modified=modified)
-    headers = {
-        "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
-        "Cache-Control": CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-    }
-    if not_modified(feed, request.headers.get("if-none-match"), request.headers.get("if-modified-since")):
+    headers = _headers(feed)
+    if not_modified(feed, if_none_match, if_modified_since):
         return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
     headers["Content-Disposition"] = 'inline; filename="cadence.ics"'
     if not with_body:
         headers["Content-Length"] = str(len(feed.body))
     # Litestar appends "; charset=utf-8" to text/* media types.
     return Response(content=feed.body if with_body else b"", media_type="text/calendar", headers=headers)
+
+
+def _headers(feed: BuiltFeed) -> dict[str, str]:
+    return {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 async def _my_box(request: Request) -> dict:

@@ -20,6 +20,7 @@ from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now
+from server.db import is_row_id
 from server.errors import UserError
 from server.jobs import queue
 from server.services import cohorts as cohort_service
@@ -100,7 +101,7 @@ class PlanController(Controller):
         form = await Form.read(request)
         time_limit = form.integer("time_limit", 1, MAX_TIME_LIMIT, default=DEFAULT_TIME_LIMIT,
                                   label="Time limit")
-        ids = sorted({int(v) for v in form.many("cohort") if v.isdigit()})
+        ids = sorted({int(v) for v in form.many("cohort") if v.isascii() and v.isdigit() and is_row_id(int(v))})
         rows = await cohort_service.cohorts_by_id(ids)
         if not rows:
             form.fail("cohort", "Choose at least one cohort to plan.")

@@ -53,7 +53,7 @@ def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
         "requires": [],
     }
     for raw in form.many("requires"):
-        if not raw.isdigit() or int(raw) not in by_id or int(raw) == editing:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) not in by_id or int(raw) == editing:
             form.fail("requires", f"Unknown prerequisite {raw!r}: choose units of this program.")
             continue
         values["requires"].append(int(raw))

@@ -90,7 +90,44 @@ async def person_for_token(token: str, secret_key: str) -> dict | None:
     return person
 
 
-async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime) -> datetime:
+_FEED_STATE = """
+SELECT t.person, t.nonce, t.content_etag, t.content_changed_at, t.content_version, t.content_valid_until,
+       (SELECT g.value FROM content_generation g WHERE g.id = 1) AS generation
+FROM feed_token t JOIN person p ON p.id = t.person
+WHERE t.token_hash = {} AND t.revoked_at IS NULL AND p.active = {}
+"""
+
+
+async def feed_state(token: str, secret_key: str) -> dict | None:
+    """One query for a feed request: the active token's person id, the ETag it last served with its
+    Last-Modified, the version that ETag was built from and until when it holds, and the current content
+    generation (the counter every write to a table a feed reads bumps: triggers of models_0006). None for any
+    wrong, revoked or garbled token, or an inactive person — like person_for_token."""
+    if not token or len(token) > 100:
+        return None
+    rows = await FeedToken.raw(_FEED_STATE, token_hash(token), True)
+    if not rows:
+        return None
+    row = rows[0]
+    expected = make_token(secret_key, row["person"], row["nonce"])
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        return None
+    return {
+        "person": row["person"], "etag": row["content_etag"], "version": row["content_version"],
+        "changed_at": _instant(row["content_changed_at"]), "valid_until": _instant(row["content_valid_until"]),
+        "generation": int(row["generation"] or 0),
+    }
+
+
+def _instant(value) -> datetime | None:
+    """A timestamptz from a raw query (SQLite may hand back text)."""
+    if value is None or value == "":
+        return None
+    return _as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: datetime, version: str = "",
+                            valid_until: datetime | None = None) -> datetime:
     """The Last-Modified to send with a feed body whose ETag is `etag`, for this (already verified) token.
 
     `stamped` is the latest timestamp among the rows the feed shows. Some changes leave no timestamp (an
@@ -98,18 +135,20 @@ async def last_modified_for(token: str, etag: str, stamped: datetime, *, now: da
     and the Last-Modified it sent with it: the same body keeps its date; a new body gets the newer stamp or, if
     no stamp moved, the current second (at least a second after the previous date). A client that revalidates
     with If-Modified-Since alone therefore never gets a 304 for content it has not seen.
+    `version` and `valid_until` are what the body was built from and until when it holds (see stored_feed).
     """
     digest = token_hash(token)
     row = await (FeedToken.select(FeedToken.content_etag, FeedToken.content_changed_at)
                  .where(FeedToken.token_hash == digest).first())
     previous = _as_utc(row["content_changed_at"]) if row and row["content_changed_at"] else None
     if previous is not None and row["content_etag"] == etag:
-        return previous
-    if previous is None or stamped > previous:
+        modified = previous
+    elif previous is None or stamped > previous:
         modified = stamped
     else:
         modified = max(now.replace(microsecond=0), previous + timedelta(seconds=1))
-    await FeedToken.update({FeedToken.content_etag: etag, FeedToken.content_changed_at: modified}).where(
+    await FeedToken.update({FeedToken.content_etag: etag, FeedToken.content_changed_at: modified,
+                            FeedToken.content_version: version, FeedToken.content_valid_until: valid_until}).where(
         FeedToken.token_hash == digest
     )
     return modified

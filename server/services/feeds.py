@@ -20,6 +20,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event, vDuration
@@ -318,6 +319,16 @@ class BuiltFeed:
     body: bytes
     etag: str  # strong, quoted
     last_modified: datetime  # UTC, whole seconds
+    valid_until: datetime | None = None  # the body changes then with no write (a cancelled session leaves)
+
+
+# The feed's code is part of what its stored ETag was built from: a deploy that renders differently rebuilds.
+CODE_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+
+def feed_version(generation: int, base_url: str) -> str:
+    """What a stored feed ETag depends on besides the rows and the clock (see feed_tokens.stored_feed)."""
+    return f"{generation}:{hashlib.sha256(base_url.encode()).hexdigest()[:12]}:{CODE_VERSION}"
 
 
 async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed:
@@ -327,7 +338,8 @@ async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     # RFC 9110 8.8.2.1: never a Last-Modified later than the server's clock.
     last_modified = min(content.last_modified(), now).replace(microsecond=0)
-    return BuiltFeed(body, etag, last_modified)
+    leaving = [_utc(s.row["cancelled_at"]) + CANCELLED_VISIBLE for s in content.sessions if s.row["cancelled_at"]]
+    return BuiltFeed(body, etag, last_modified, min(leaving, default=None))
 
 
 # ------------------------------------------------------------------------------------------- the feed box
