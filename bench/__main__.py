@@ -181,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         table(rows),
     ])
+    if not args.only:
+        _record(text)  # the planner's figures are kept even when the feed timings below fail
     if not args.no_feeds:
         text += "\n\n" + _feeds()
+        if not args.only:
+            _record(text)
     print(text)
-    if not args.only:
-        _record(text)
     return 0
 
 
