@@ -21,7 +21,6 @@ weeks (any week that leaves room for the other sessions). It gives up on a cohor
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -30,14 +29,9 @@ from planner import weights
 from planner.assignment import CohortAssignment
 from planner.model import CohortModel
 from planner.problem import Problem
-from planner.slots import Slot, prework_of, program_day, slot_at, week_ranges
+from planner.slots import Slot, prework_of, program_day, slot_at, span_of, week_ranges
 
 Taken = Mapping[str, set[int]]  # facilitator email -> grid points already booked
-
-
-def span_of(problem: Problem) -> int:
-    """Grid points one session covers (a 45-minute session at :00 also blocks the :30 start)."""
-    return math.ceil(problem.program.live_minutes / 30)
 
 
 def construct_cohort(problem: Problem, cm: CohortModel, taken: Taken) -> tuple[CohortAssignment, bool] | None:
@@ -129,7 +123,7 @@ def _free(email: str, slot: Slot, taken: Taken, span: int) -> bool:
 def _place(problem: Problem, cm: CohortModel, members: list[list[str]], weeks, narrow: bool, taken: Taken,
            earliest: bool) -> CohortAssignment | None:
     program = problem.program
-    span = span_of(problem)
+    span = span_of(problem.program)
     gap = span
     n = cm.session_count
     booked: dict[str, set[int]] = {e: set(points) for e, points in taken.items()}

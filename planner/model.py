@@ -12,7 +12,6 @@ Per cohort:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +30,7 @@ from planner.slots import (
     profiles,
     slot_at,
     slug,
+    span_of,
     split_modules,
     week_ranges,
 )
@@ -162,7 +162,7 @@ class Vars:
                  taken: Mapping[str, set[int]] | None = None):
         self.model = model
         self.taken = taken or {}  # facilitator -> grid points held by cohorts outside this model
-        self.span = math.ceil(problem.program.live_minutes / 30)
+        self.span = span_of(problem.program)
         self.problem = problem
         self.cohorts = cohorts
         self._used: dict[tuple[int, int], cp_model.IntVar] = {}

@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 from planner import weights
 from planner.model import CohortModel, Vars, enforce
 from planner.problem import Problem
+from planner.slots import span_of
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def add_one_start_per_session(model: cp_model.CpModel, v: Vars, problem: Problem
 
 def add_session_order(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
     """Sessions of a section follow each other in order without overlapping (portions are packed in order)."""
-    gap = math.ceil(problem.program.live_minutes / 30)
+    gap = span_of(problem.program)
     for cm in v.cohorts:
         g = v.guard(guard_label("session_order", cm))
         for s in range(cm.sections):
@@ -102,8 +103,7 @@ def add_weekly_session_limit(model: cp_model.CpModel, v: Vars, problem: Problem)
 
 def add_facilitator_no_overlap(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:
     """No facilitator leads two overlapping sessions, across every cohort of the run."""
-    length = problem.program.live_minutes
-    span = math.ceil(length / 30)
+    span = span_of(problem.program)
     by_point: dict[tuple[str, int], list] = {}
     for _cm, _s, _k, ch in v.all_choices():
         for step in range(span):

@@ -26,10 +26,11 @@ from dataclasses import dataclass, replace
 
 from planner.assignment import covered_pairs
 from planner.bounds import coverage_bound, floor_score
-from planner.construct import construct_cohort, span_of
+from planner.construct import construct_cohort
 from planner.groups import CohortResult, GroupModel, Limits, Outcome
 from planner.model import CohortModel, cohort_models
 from planner.problem import Problem
+from planner.slots import span_of
 
 # Deterministic work the search may do per second of time limit, and what building a model counts for. Set
 # so that on a 2-core machine the budget, not the clock, normally ends the search (docs/benchmarks.md).
@@ -75,7 +76,7 @@ class Search:
         self.models: dict[str, CohortModel] = {cm.name: cm for cm in cohort_models(problem, True)}
         self.order = [c.name for c in problem.cohorts]
         self.people = {m.email: m.person for c in problem.cohorts for m in c.members}
-        self.span = span_of(problem)
+        self.span = span_of(problem.program)
         self.best: dict[str, _Best] = {}
         self.bound: dict[str, int] = {}  # per cohort: no plan of it scores more (set once its mode is known)
         self.proven: set[str] = set()  # cohorts whose whole component is proven optimal

@@ -37,6 +37,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "cohort"
 
 
+def span_of(program: Program) -> int:
+    """Grid points one session covers: a 45-minute session at :00 also blocks the :30 start."""
+    return math.ceil(program.live_minutes / GRID_MINUTES)
+
+
 def grid_index(instant: datetime) -> int:
     return int((instant - EPOCH).total_seconds() // 60) // GRID_MINUTES
 
