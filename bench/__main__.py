@@ -5,6 +5,9 @@ baseline, each problem in its own process, and record a table and a summary in d
     python -m bench --seeds 0-7          # some of the family
     python -m bench --only rollout-10    # one problem (repeatable)
     python -m bench --no-feeds           # skip the feed timings
+    python -m bench --no-serving         # skip the serving benchmark (pages, feeds, workers: bench/serving.py)
+    python -m bench --no-planner         # only the feed and serving figures
+    python -m bench --serving-database postgresql://...   # the serving benchmark on an EMPTY PostgreSQL database
     python -m bench --reference          # also a 10x longer run where the gap misses its target
 
 Problems with a time limit of at most 10 s are solved twice to check that the plan is byte-identical.
@@ -27,6 +30,7 @@ from bench.family import ROLLOUT
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SERVING_BEGIN, SERVING_END = "<!-- serving:begin -->", "<!-- serving:end -->"
 SEEDS = range(32)
 
 
@@ -137,11 +141,27 @@ def _feeds() -> str:
     return "\n".join(["### Feeds", "", "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
 
 
-def _record(text: str) -> None:
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
-    head, rest = old.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(head + BEGIN + "\n" + text + "\n" + END + tail, encoding="utf-8")
+def _serving(database: str | None) -> str:
+    from bench import serving
+
+    rows = serving.run(database)
+    where = "PostgreSQL, 2 server workers for the pages" if database else "SQLite, 1 server worker for the pages"
+    return "\n".join([f"### Serving ({where})", "", "| measure | value |", "|---|---|"]
+                     + [f"| {a} | {b} |" for a, b in rows])
+
+
+def _record(text: str, begin: str = BEGIN, end: str = END) -> None:
+    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    if begin not in old:
+        old = old.rstrip("\n") + "\n\n" + begin + "\n" + end + "\n"
+    head, rest = old.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(head + begin + "\n" + text + "\n" + end + tail, encoding="utf-8")
+
+
+def _machine() -> str:
+    return (f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} with {os.cpu_count()} "
+            f"CPUs, Python {platform.python_version()}")
 
 
 def _seeds(text: str) -> list[int]:
@@ -155,8 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=_seeds, help="family seeds, e.g. 0-7")
     parser.add_argument("--only", action="append", help="one problem: gen-SEED or a rollout name")
     parser.add_argument("--no-feeds", action="store_true")
+    parser.add_argument("--no-serving", action="store_true")
+    parser.add_argument("--no-planner", action="store_true")
+    parser.add_argument("--serving-database", help="an EMPTY PostgreSQL database for the serving benchmark")
     parser.add_argument("--reference", action="store_true", help="10x longer runs where the gap misses its target")
     args = parser.parse_args(argv)
+    if not args.no_planner:
+        _planner(args, argv)
+    if args.no_feeds and args.no_serving:
+        return 0
+    parts = [f"Measured {_machine()}, load average {os.getloadavg()[0]:.1f} before the run."]
+    if not args.no_feeds:
+        parts.append(_feeds())
+    if not args.no_serving:
+        parts.append(_serving(args.serving_database))
+    text = "\n\n".join(parts)
+    if not args.only:
+        _record(text, SERVING_BEGIN, SERVING_END)
+    print(text)
+    return 0
+
+
+def _planner(args, argv) -> None:
     if args.only:
         names = args.only
     else:
@@ -182,13 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         table(rows),
     ])
     if not args.only:
-        _record(text)  # the planner's figures are kept even when the feed timings below fail
-    if not args.no_feeds:
-        text += "\n\n" + _feeds()
-        if not args.only:
-            _record(text)
+        _record(text)
     print(text)
-    return 0
 
 
 def _short(name: str) -> bool:

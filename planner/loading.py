@@ -511,15 +511,22 @@ def _email(file: str, where: str, value: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
+    """Every IANA zone name this machine knows (read from disk once: available_timezones walks the tzdata)."""
     return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The same, sorted, for pickers."""
+    return tuple(sorted(known_zones()))
 
 
 def _zone(file: str, where: str, value: object) -> str:
     if not isinstance(value, str):
         raise InputError(file, where, f"expected an IANA time zone like 'Europe/London', got {_show(value)}")
     name = value.strip()
-    if name not in _known_zones():
+    if name not in known_zones():
         raise InputError(file, where, f"unknown time zone {name!r}")
     return name
 

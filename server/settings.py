@@ -17,6 +17,7 @@ CADENCE_WORKER_CONCURRENCY  worker processes per `cadence worker` (default 1)
 CADENCE_PLANNER_CPUS  CP-SAT workers one planner run may use (default: this machine's CPUs / concurrency)
 CADENCE_JOB_STALE_AFTER     seconds without a heartbeat before a running job counts as abandoned (default 30)
 CADENCE_JOB_ATTEMPTS  claims a planner run may have before it is failed (default 3)
+CADENCE_TEMPLATE_RELOAD  "1" re-reads edited templates without a restart (development only; server/templating.py)
 """
 
 from __future__ import annotations

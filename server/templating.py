@@ -6,11 +6,13 @@ and keeps the UTC instant in the `title`/`datetime` attributes (macros.html `tim
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from planner.loading import zone_names
 from server.services.clock import utc_text
 
 __all__ = ["local_text", "register", "utc_iso", "utc_text"]
@@ -90,8 +92,8 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
-def all_zones() -> list[str]:
-    return sorted(available_timezones())
+def all_zones() -> tuple[str, ...]:
+    return zone_names()
 
 
 def viewer(request) -> object | None:
@@ -120,3 +122,6 @@ def register(engine: JinjaTemplateEngine) -> None:
     )
     env.trim_blocks = True
     env.lstrip_blocks = True
+    # Templates ship with the code: a deploy restarts the server. Jinja's default stats every template file
+    # (and each include) on every render to look for edits, a dozen stat calls per page.
+    env.auto_reload = os.environ.get("CADENCE_TEMPLATE_RELOAD", "") == "1"

@@ -26,3 +26,57 @@ def test_postgres_dsn():
 def test_bad_urls_are_refused(url):
     with pytest.raises(ValueError, match="CADENCE_DATABASE_URL"):
         engine_from_url(url)
+
+
+def _reader_engine(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "reader.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE thing (id INTEGER PRIMARY KEY, name TEXT)")
+    return engine_from_url(f"sqlite:///{path}")
+
+
+def test_the_sqlite_read_connection_sees_every_committed_write(tmp_path):
+    """Reads outside a transaction share one long-lived connection; each still sees what was committed before
+    it (writes go through their own connections), inside and outside transactions."""
+    import asyncio
+
+    from piccolo.querystring import QueryString
+
+    engine = _reader_engine(tmp_path)
+
+    async def names():
+        rows = await engine.run_querystring(QueryString("SELECT name FROM thing ORDER BY id"))
+        return [row["name"] for row in rows]
+
+    async def scenario():
+        seen = [await names()]
+        await engine.run_querystring(QueryString("INSERT INTO thing (name) VALUES ({})", "a"))
+        seen.append(await names())
+        async with engine.transaction():
+            await engine.run_querystring(QueryString("INSERT INTO thing (name) VALUES ({})", "b"))
+        seen.append(await names())
+        await engine.run_querystring(QueryString("DELETE FROM thing WHERE name = {}", "a"))
+        seen.append(await names())
+        return seen
+
+    assert asyncio.run(scenario()) == [[], ["a"], ["a", "b"], ["b"]]
+    # the same engine keeps working on a second event loop (each test and CLI command runs its own)
+    assert asyncio.run(names()) == ["b"]
+
+
+def test_the_sqlite_read_connection_cannot_write(tmp_path):
+    """Only single SELECT statements take the shared connection, and it is query_only besides."""
+    import sqlite3
+
+    from models.engine import _is_read
+
+    assert _is_read('  SELECT ALL "x" FROM "thing"') and _is_read("select 1;")
+    assert not _is_read("INSERT INTO thing VALUES (1, 'x')")
+    assert not _is_read("SELECT 1; DELETE FROM thing")
+    assert not _is_read("WITH gone AS (DELETE FROM thing RETURNING id) SELECT * FROM gone")
+    engine = _reader_engine(tmp_path)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        engine._read("INSERT INTO thing (name) VALUES ('x')", [])

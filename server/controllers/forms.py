@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from zoneinfo import available_timezones
 
 from litestar import Request
 
+from planner.loading import known_zones
 from server.services.absences import LONGEST_ABSENCE_DAYS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -71,7 +71,7 @@ class Form:
 
     def zone(self, name: str = "timezone") -> str:
         value = self.text(name, max_length=64, label="Time zone")
-        if name not in self.errors and value not in available_timezones():
+        if name not in self.errors and value not in known_zones():
             self.errors[name] = f"{value} is not a time zone name such as Europe/Berlin."
         return value
 
@@ -119,7 +119,7 @@ def read_days_away(form: Form) -> dict:
 def check_hours(timezone: str, start: str, end: str, days: list[str]) -> dict[str, str]:
     """Field -> message for each bad value of a person's hours (empty when all are fine)."""
     errors: dict[str, str] = {}
-    if timezone not in available_timezones():
+    if timezone not in known_zones():
         errors["timezone"] = f"{timezone or 'An empty value'} is not a time zone name such as Europe/Berlin."
     if not CLOCK.match(start):
         errors["work_start"] = "Use a 24-hour time such as 09:00."
