@@ -392,3 +392,25 @@ async def test_marking_prework_done_changes_the_etag_and_last_modified(db):
     )
     nia_after, _ = await feed_of(world, "nia")
     assert nia_after.body == nia_before.body and nia_after.last_modified == nia_before.last_modified
+
+
+def test_cached_event_text_depends_on_the_viewers_zone():
+    """Rendered VEVENTs are cached by what they say; the same instant in two zones is two different texts."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from icalendar import Event
+
+    from server.services.feeds import EventText, _event_ical
+
+    start = datetime(2027, 3, 28, 9, 0, tzinfo=UTC)
+    texts = {}
+    for zone in ("Europe/London", "America/New_York"):
+        local = start.astimezone(ZoneInfo(zone))
+        event = EventText(zone=zone, uid="u@x", stamp=start, sequence=1, start=local,
+                          end=local + timedelta(hours=1), summary="S", description="D", url="https://x/learner",
+                          transparency="OPAQUE", status="CONFIRMED")
+        texts[zone] = _event_ical(event)
+        parsed = Event.from_ical(texts[zone])
+        assert parsed.decoded("DTSTART") == start and str(parsed["DTSTART"].params["TZID"]) == zone
+    assert texts["Europe/London"] != texts["America/New_York"]

@@ -20,10 +20,11 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Alarm, Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
 from models.tables import (
     AsyncModule,
@@ -47,6 +48,7 @@ DEADLINE_REMINDER = timedelta(days=1)  # VALARM before a module is due
 FACILITATOR_SESSION_PAGE = "/facilitator/sessions/{id}"
 LEARNER_PAGE = "/learner"
 MANAGER_SESSION_PAGE = "/manager#readiness-{id}"
+EVENT_CACHE = 20_000  # rendered VEVENTs kept per worker (about 1 KiB each)
 
 
 # ---------------------------------------------------------------------------------------------------- content
@@ -184,9 +186,55 @@ def person_zone(person: dict) -> ZoneInfo | None:
         return None
 
 
+@dataclass(frozen=True)
+class EventText:
+    """Everything one VEVENT says, as plain values: the key of its rendered text. `zone` is part of it because
+    aware datetimes of the same instant compare equal whatever their zone."""
+
+    zone: str
+    uid: str
+    stamp: datetime
+    sequence: int
+    start: datetime
+    end: datetime
+    summary: str
+    description: str
+    url: str
+    transparency: str
+    status: str | None = None
+    location: str | None = None
+    alarm: tuple[timedelta, str, bool] | None = None  # trigger, text, related to the end
+
+
+@lru_cache(maxsize=EVENT_CACHE)
+def _event_ical(event: EventText) -> bytes:
+    """One VEVENT's iCalendar text. icalendar takes about a millisecond per event (line folding goes character
+    by character), so each worker keeps the text of the events it rendered: a feed rebuilt after a change
+    renders only the events that changed, and every viewer of an unchanged session shares its text."""
+    values = dict(uid=event.uid, stamp=event.stamp, last_modified=event.stamp, sequence=event.sequence,
+                  start=event.start, end=event.end, summary=event.summary, description=event.description,
+                  url=event.url, transparency=event.transparency)
+    if event.status:
+        values["status"] = event.status
+    component = Event.new(**values)
+    if event.location:
+        component.add("LOCATION", event.location)
+    if event.alarm:
+        trigger, text, related_end = event.alarm
+        component.add_component(_alarm(trigger, text, related_end=related_end))
+    return component.to_ical()
+
+
+@lru_cache(maxsize=256)
+def _timezone_ical(zone: str, first_year: int, last_year: int) -> bytes:
+    """The VTIMEZONE of a zone over whole years (the same on every request: cached per worker)."""
+    return Timezone.from_tzid(zone, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1)).to_ical()
+
+
 def render(content: FeedContent, base_url: str) -> bytes:
     person = content.person
     zone = person_zone(person)
+    zone_key = zone.key if zone is not None else "UTC"
     alarms = bool(person.get("feed_alarms"))
 
     def local(instant: datetime) -> datetime:
@@ -208,15 +256,16 @@ def render(content: FeedContent, base_url: str) -> bytes:
     if zone is not None:
         calendar.add("X-WR-TIMEZONE", zone.key)
 
+    events: list[bytes] = []
     instants: list[datetime] = []
     for session in content.sessions:
         row = session.row
         cancelled = row["status"] == LiveSession.Status.cancelled
         modified = max(_utc(row["updated_at"]), _utc(row["cancelled_at"] or row["updated_at"]))
-        event = Event.new(
+        events.append(_event_ical(EventText(
+            zone=zone_key,
             uid=row["uid"],
             stamp=modified,
-            last_modified=modified,
             sequence=row["sequence"],
             start=local(row["starts_at"]),
             end=local(row["ends_at"]),
@@ -225,22 +274,19 @@ def render(content: FeedContent, base_url: str) -> bytes:
             url=base_url + _session_page(session, person["id"]),
             status="CANCELLED" if cancelled else "CONFIRMED",
             transparency="TRANSPARENT" if cancelled else "OPAQUE",
-        )
-        if row["join_url"]:
-            event.add("LOCATION", row["join_url"])
-        if alarms and not cancelled:
-            event.add_component(_alarm(-SESSION_REMINDER, "Live session starts in 15 minutes", related_end=False))
-        calendar.add_component(event)
+            location=row["join_url"] or None,
+            alarm=(-SESSION_REMINDER, "Live session starts in 15 minutes", False)
+            if alarms and not cancelled else None,
+        )))
         instants += [_utc(row["starts_at"]), _utc(row["ends_at"])]
 
     for module in content.modules:
         due = _utc(module["due_at"])
         done = module["id"] in content.completed
-        stamp = _utc(module["updated_at"])
-        event = Event.new(
+        events.append(_event_ical(EventText(
+            zone=zone_key,
             uid=module["uid"],
-            stamp=stamp,
-            last_modified=stamp,
+            stamp=_utc(module["updated_at"]),
             sequence=module["sequence"],
             start=local(due - DEADLINE_LENGTH),
             end=local(due),
@@ -252,17 +298,19 @@ def render(content: FeedContent, base_url: str) -> bytes:
             ),
             url=base_url + LEARNER_PAGE,
             transparency="TRANSPARENT",
-        )
-        if alarms and not done:
-            event.add_component(_alarm(-DEADLINE_REMINDER, f"Due in a day: {module['title']}", related_end=True))
-        calendar.add_component(event)
+            alarm=(-DEADLINE_REMINDER, f"Due in a day: {module['title']}", True) if alarms and not done else None,
+        )))
         instants += [due - DEADLINE_LENGTH, due]
 
     if zone is not None and instants:
-        # The VTIMEZONE spans the years the events use, so it is the same on every request.
+        # The VTIMEZONE spans the years the events use, so it is the same on every request; it comes first,
+        # before the events that name its TZID.
         first, last = min(instants), max(instants)
-        calendar.add_missing_timezones(first_date=date(first.year - 1, 1, 1), last_date=date(last.year + 2, 1, 1))
-    return calendar.to_ical()
+        events.insert(0, _timezone_ical(zone.key, first.year - 1, last.year + 2))
+    head = calendar.to_ical()
+    end = b"END:VCALENDAR\r\n"
+    assert head.endswith(end)
+    return head[: -len(end)] + b"".join(events) + end
 
 
 def _session_page(session: FeedSession, person_id: int) -> str:
