@@ -73,6 +73,22 @@ def test_time_formatting_in_the_viewers_zone():
         utc_iso(datetime(2027, 3, 3, 14, 0))
 
 
+def test_the_time_tag_function_and_the_macro_render_the_same():
+    """Row partials use the global `time_tag` (no macros import per row); other templates import the macro."""
+    from jinja2 import Environment, FileSystemLoader
+
+    from server.app import TEMPLATES
+    from server.templating import clock_tag, local_clock, time_tag
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    env.globals.update(utc_iso=utc_iso, utc_text=utc_text, local_text=local_text, local_clock=local_clock)
+    macros = env.get_template("macros.html").module
+    instant = datetime(2027, 3, 28, 0, 30, tzinfo=UTC)  # the night London moves to BST
+    for zone in ("Europe/London", "America/St_Johns", None):
+        assert str(time_tag(instant, zone)) == str(macros.time_tag(instant, zone))
+        assert str(clock_tag(instant, zone)) == str(macros.clock_tag(instant, zone))
+
+
 @pytest.mark.anyio
 async def test_database_store_round_trip(db):
     store = DatabaseStore()
