@@ -7,6 +7,7 @@ and keeps the UTC instant in the `title`/`datetime` attributes (macros.html `tim
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -94,6 +95,31 @@ def all_zones() -> list[str]:
     return sorted(available_timezones())
 
 
+def offset_text(offset) -> str:
+    """timedelta(hours=5, minutes=30) -> 'UTC+05:30'."""
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+@lru_cache(maxsize=4)
+def _zone_choices_at(minute: datetime) -> tuple[tuple[str, str], ...]:
+    choices = []
+    for name in all_zones():
+        local = minute.astimezone(ZoneInfo(name))
+        choices.append((name, f"{name.replace('_', ' ')} ({offset_text(local.utcoffset())}, now {local:%H:%M})"))
+    return tuple(choices)
+
+
+def zone_choices(request=None) -> tuple[tuple[str, str], ...]:
+    """(zone, label) for every IANA zone zoneinfo knows, the label with the zone's offset and local time now
+    (on the app's clock, so DST is the actual date's): the time-zone picker's options, without JavaScript."""
+    clock = getattr(getattr(getattr(request, "app", None), "state", None), "clock", None) if request else None
+    instant = clock() if callable(clock) else datetime.now(UTC)
+    return _zone_choices_at(instant.astimezone(UTC).replace(second=0, microsecond=0))
+
+
 def viewer(request) -> object | None:
     """The signed-in Person (or None) — also on error pages rendered before the user was loaded."""
     return request.scope.get("user") if request is not None else None
@@ -117,6 +143,7 @@ def register(engine: JinjaTemplateEngine) -> None:
         viewer=viewer,
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
+        zone_choices=zone_choices,
     )
     env.trim_blocks = True
     env.lstrip_blocks = True

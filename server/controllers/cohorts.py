@@ -132,7 +132,7 @@ class CohortController(Controller):
             if manager_id is None:
                 form.fail("manager", f"No person with the email {values['manager']}: add the manager first.")
         if form.ok:
-            saved = await cohorts.add_member(cohort["id"], values, manager_id)
+            saved = await cohorts.add_member(cohort["id"], values, manager_id, actor=request.user.id, now=now(request))
             if saved is None:
                 form.fail("email", f"{values['email']} is already in this cohort.")
         if not form.ok:
