@@ -383,7 +383,8 @@ async def preview_roster(cohort_id: int, file_name: str, data: bytes) -> RosterU
             update.unchanged += 1
     update.removed = sorted((row for row in current if row["email"] not in in_file), key=lambda r: r["name"])
     state = sorted((r["id"], r["role"], r["manager_email"] or "") for r in current)
-    update.digest = hashlib.sha256(data + repr(state).encode()).hexdigest()[:32]
+    # of what was read, not of the bytes: a browser sends the file back with its line breaks as CRLF
+    update.digest = hashlib.sha256(repr((members, state)).encode()).hexdigest()[:32]
     return update
 
 
