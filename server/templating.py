@@ -95,6 +95,10 @@ def all_zones() -> list[str]:
     return sorted(available_timezones())
 
 
+# Names the system's zone database holds that are not places a person picks (they stay valid when typed).
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def offset_text(offset) -> str:
     """timedelta(hours=5, minutes=30) -> 'UTC+05:30'."""
     minutes = int(offset.total_seconds() // 60)
@@ -107,6 +111,8 @@ def offset_text(offset) -> str:
 def _zone_choices_at(minute: datetime) -> tuple[tuple[str, str], ...]:
     choices = []
     for name in all_zones():
+        if name in NOT_PLACES:
+            continue
         local = minute.astimezone(ZoneInfo(name))
         choices.append((name, f"{name.replace('_', ' ')} ({offset_text(local.utcoffset())}, now {local:%H:%M})"))
     return tuple(choices)

@@ -249,3 +249,19 @@ def test_removing_a_member_changes_their_stored_feed_etag_and_the_cancellation_l
         later = client.get(url, headers={"If-None-Match": after.headers["etag"]})
     assert later.status_code == 200 and session_uid("a-1").encode() not in later.content
     assert run(FeedToken.count().where(FeedToken.revoked_at.is_null())) == 1
+
+
+# ------------------------------------------------------------------------------------------ the zone picker
+
+
+def test_every_form_that_takes_a_zone_offers_the_iana_zones_with_offset_and_local_time(db):
+    world = _world()
+    with web_client(now=NOW) as client:  # 2027-03-10 12:00 UTC: New York on EST, Sydney on AEDT
+        sign_in(client, "dee@example.com")
+        pages = {path: client.get(path).text for path in ("/profile", "/people", "/cohorts", f"/cohorts/{world.alpha}")}
+    for path, html in pages.items():
+        assert "data-zone-picker" in html, path
+        assert '<option value="America/New_York">America/New York (UTC-05:00, now 07:00)</option>' in html, path
+        assert '<option value="Australia/Sydney">Australia/Sydney (UTC+11:00, now 23:00)</option>' in html, path
+        assert "list=" not in html.split("data-zone-picker")[1][:400], path  # a select, not a free text box
+    assert '<option value="UTC" selected>' in pages["/profile"]

@@ -14,6 +14,7 @@
     try { browser = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { browser = ""; }
     var mine = Array.prototype.find.call(select.options, function (o) { return o.value === browser; });
     if (mine) {
+      var chosen = select.value;  // moving the options below would lose the selection
       var group = document.createElement("optgroup");
       group.label = "Your browser's zone";
       var first = mine.cloneNode(true);
@@ -25,6 +26,7 @@
       while (select.firstChild) rest.appendChild(select.firstChild);
       select.appendChild(group);
       select.appendChild(rest);
+      select.value = chosen;
     }
     filter.hidden = false;
     filter.addEventListener("input", function () {
