@@ -78,6 +78,7 @@ class Person(Table):
     active = Boolean(default=True)
     feed_alarms = Boolean(default=False)  # VALARM reminders in the person's calendar feed
     created_at = Timestamptz(default=TimestamptzNow())
+    deactivated_at = Timestamptz(null=True, default=None)  # set while `active` is false (migration 0007)
 
 
 class Program(Table):
@@ -147,6 +148,15 @@ class Membership(Table):
     role = Varchar(length=20, choices=Role, default=Role.learner)
     manager = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True, index=True)
     section = ForeignKey(references=Section, on_delete=OnDelete.set_null, null=True)
+    # The lifecycle (migration 0007): a member who leaves keeps the row, so attendance and completion history
+    # stay attached; every "who is in the cohort" query reads only rows with `left_at` null.
+    left_at = Timestamptz(null=True, default=None)
+    left_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    left_reason = Varchar(length=200, default="")
+    # The section a learner was last moved out of and when: that section's sessions stay in their feed as
+    # cancelled for as long as a dropped session does.
+    moved_from = ForeignKey(references=Section, on_delete=OnDelete.set_null, null=True)
+    moved_at = Timestamptz(null=True, default=None)
 
 
 class LiveSession(Table):
@@ -290,3 +300,24 @@ class WebSession(Table):
     key = Varchar(length=128, unique=True, index=True)
     data = Text()
     expires_at = Timestamptz(index=True)
+
+
+class RosterChange(Table):
+    """The audit of roster and people changes: who did what, when, to whom, in which cohort. Append-only;
+    `details` holds the words a designer reads ("moved from section a to section b")."""
+
+    class Action(str, Enum):
+        added = "added"
+        removed = "removed"
+        moved = "moved"
+        transferred = "transferred"
+        updated = "updated"
+        deactivated = "deactivated"
+        reactivated = "reactivated"
+
+    at = Timestamptz(index=True)
+    actor = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    action = Varchar(length=20, choices=Action)
+    person = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True, index=True)
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.set_null, null=True, index=True)
+    details = Text(default="")

@@ -84,6 +84,10 @@ designer_only = role_guard(Person.Role.designer.value)
 # --- sign-in ----------------------------------------------------------------------------------------------
 
 
+class AccountDeactivated(Exception):
+    """The password is right but the account is deactivated: said only to someone who knows the password."""
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     from server.passwords import hash_password
@@ -92,7 +96,9 @@ def _dummy_hash() -> str:
 
 
 async def authenticate(email: str, password: str) -> Person | None:
-    """The active person with this email and password, or None. Same hashing cost for unknown emails."""
+    """The active person with this email and password, or None. Same hashing cost for unknown emails.
+    Raises AccountDeactivated for the right password of a deactivated account (a clear message, and no
+    account enumeration: a wrong password is "incorrect" either way)."""
     from server.passwords import hash_password, needs_rehash, verify_password
 
     email = email.strip().lower()
@@ -103,8 +109,10 @@ async def authenticate(email: str, password: str) -> Person | None:
         await anyio.to_thread.run_sync(verify_password, dummy, password)
         return None
     ok = await anyio.to_thread.run_sync(verify_password, stored, password)
-    if not ok or not person.active:
+    if not ok:
         return None
+    if not person.active:
+        raise AccountDeactivated(person.email)
     if needs_rehash(stored):  # hashing parameters were raised since this hash was made
         fresh = await anyio.to_thread.run_sync(hash_password, password)
         await Person.update({Person.password_hash: fresh}).where(Person.id == person.id)

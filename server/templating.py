@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -110,6 +111,37 @@ def clock_tag(instant: datetime | None, zone: str | None) -> Markup:
                                                                       local_clock(instant, zone))
 
 
+# Names the system's zone database holds that are not places a person picks (they stay valid when typed).
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def offset_text(offset) -> str:
+    """timedelta(hours=5, minutes=30) -> 'UTC+05:30'."""
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+@lru_cache(maxsize=4)
+def _zone_choices_at(minute: datetime) -> tuple[tuple[str, str], ...]:
+    choices = []
+    for name in all_zones():
+        if name in NOT_PLACES:
+            continue
+        local = minute.astimezone(ZoneInfo(name))
+        choices.append((name, f"{name.replace('_', ' ')} ({offset_text(local.utcoffset())}, now {local:%H:%M})"))
+    return tuple(choices)
+
+
+def zone_choices(request=None) -> tuple[tuple[str, str], ...]:
+    """(zone, label) for every IANA zone zoneinfo knows, the label with the zone's offset and local time now
+    (on the app's clock, so DST is the actual date's): the time-zone picker's options, without JavaScript."""
+    clock = getattr(getattr(getattr(request, "app", None), "state", None), "clock", None) if request else None
+    instant = clock() if callable(clock) else datetime.now(UTC)
+    return _zone_choices_at(instant.astimezone(UTC).replace(second=0, microsecond=0))
+
+
 def viewer(request) -> object | None:
     """The signed-in Person (or None) — also on error pages rendered before the user was loaded."""
     return request.scope.get("user") if request is not None else None
@@ -135,6 +167,7 @@ def register(engine: JinjaTemplateEngine) -> None:
         clock_tag=clock_tag,
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
+        zone_choices=zone_choices,
     )
     env.trim_blocks = True
     env.lstrip_blocks = True

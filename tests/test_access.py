@@ -14,7 +14,7 @@ import pytest
 from readiness_helpers import build_world
 from web_helpers import PASSWORD, csrf_token, run, sign_in, web_client
 
-from models.tables import Program, Unit
+from models.tables import Membership, Program, Unit
 from server.passwords import hash_password
 from server.services.planner_runs import create_run
 
@@ -76,6 +76,19 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     *each_role("POST", "/cohorts/{alpha}/members", designer=400),
     *each_role("POST", "/cohorts/{alpha}/absences", designer=400),
     *each_role("POST", "/cohorts/{alpha}/absences/999999/delete", designer=404),
+    # the lifecycle: a member's page (move, transfer), removing, the roster CSV update; empty forms change nothing
+    *each_role("GET", "/cohorts/{alpha}/members/{lea_in_alpha}", designer=200),
+    *each_role("GET", "/cohorts/{alpha}/members/999999", designer=404),
+    *each_role("GET", "/cohorts/{beta}/members/{lea_in_alpha}", designer=404),  # not a member of Beta
+    *each_role("POST", "/cohorts/{alpha}/members/{lea_in_alpha}/move", designer=400),
+    *each_role("POST", "/cohorts/{alpha}/members/{lea_in_alpha}/transfer", designer=400),
+    *each_role("POST", "/cohorts/{alpha}/members/999999/move", designer=404),
+    *each_role("POST", "/cohorts/{alpha}/members/999999/transfer", designer=404),
+    *each_role("POST", "/cohorts/{alpha}/members/999999/remove", designer=404),
+    *each_role("GET", "/cohorts/{alpha}/roster-update", designer=200),
+    *each_role("GET", "/cohorts/999999/roster-update", designer=404),
+    *each_role("POST", "/cohorts/{alpha}/roster-update", designer=400),  # no file
+    *each_role("POST", "/cohorts/{alpha}/roster-update/apply", designer=400),  # no previewed file
     *each_role("POST", "/plans", designer=400),
     *each_role("GET", "/plans/{run}", designer=200),
     *each_role("GET", "/plans/{run}/status", designer=200),
@@ -84,6 +97,10 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     *each_role("GET", "/people", designer=200),
     *each_role("POST", "/people", designer=400),
     *each_role("POST", "/people/{lea}/password", designer=400),
+    *each_role("POST", "/people/999999/deactivate", designer=404),
+    *each_role("POST", "/people/999999/reactivate", designer=404),
+    ("POST", "/people/{designer}/deactivate", "designer", 409),  # not one's own account
+    ("POST", "/people/{lea}/reactivate", "designer", 409),  # active already: nothing changes
     # --- learner / facilitator / manager routes: appended below by the pages' owner --------------------------
     # statuses in ROLES order: designer, facilitator, learner, manager, signed out. A designer passes the role
     # guards but is in no cohort as a learner, so a learner's module is "not found" for them.
@@ -134,6 +151,8 @@ def world_ids(migrated_db) -> dict[str, int]:
     ids = dict(vars(world))
     ids["program"] = run(Program.select(Program.id).first())["id"]
     ids["unit"] = run(Unit.select(Unit.id).first())["id"]
+    ids["lea_in_alpha"] = run(Membership.select(Membership.id).where(
+        (Membership.person == ids["lea"]) & (Membership.cohort == ids["alpha"])).first())["id"]
     ids["run"] = run(create_run(ids["program"], ["Alpha"], ids["designer"], 5, now=datetime.now(UTC)))
     return ids
 

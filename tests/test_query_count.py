@@ -14,6 +14,7 @@ from server.passwords import hash_password
 
 PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
+                 "/cohorts/{alpha}/members/{lea_in_alpha}", "/cohorts/{alpha}/roster-update",
                  "/profile", "/profile/feed", "/facilitator/sessions/{next}"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
                         "/profile"],
@@ -40,7 +41,13 @@ async def _world(learners: int) -> dict[str, int]:
                                         for pid in ids[::2]])
         await Attendance.insert(*[Attendance(session=world.past, person=pid, status="present",
                                              marked_by=world.fay, marked_at=NOW) for pid in ids[::3]])
+        # a fifth of the crowd left the cohort: the roster shows them as former members with their history
+        await Membership.update({Membership.left_at: NOW, Membership.left_by: world.designer,
+                                 Membership.left_reason: "left the company"}).where(
+            Membership.person.is_in(ids[::5]) & (Membership.cohort == world.alpha))
     values = dict(vars(world))
+    values["lea_in_alpha"] = (await Membership.select(Membership.id).where(
+        (Membership.person == world.lea) & (Membership.cohort == world.alpha)).first())["id"]
     values["program"] = (await Program.select(Program.id).first())["id"]
     values["unit"] = (await Unit.select(Unit.id).first())["id"]
     return values

@@ -56,9 +56,16 @@ def test_wrong_password_page_is_the_same_for_unknown_email(db):
 
 
 def test_inactive_person_cannot_sign_in(db):
+    """The right password of a deactivated account gets a clear message (403); a wrong one is "incorrect" as
+    for anyone, so the message tells nothing to someone who does not know the password."""
     make_person("gone@example.org", "learner", active=False)
     with web_client() as client:
-        assert sign_in(client, "gone@example.org").status_code == 401
+        refused = sign_in(client, "gone@example.org")
+        assert refused.status_code == 403
+        assert "This account has been deactivated" in refused.text
+        assert client.get("/learner", follow_redirects=False).status_code == 303  # not signed in
+        wrong = sign_in(client, "gone@example.org", "not-the-password")
+        assert wrong.status_code == 401 and "deactivated" not in wrong.text
 
 
 def test_sign_in_issues_a_fresh_session_id(db):

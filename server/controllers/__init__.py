@@ -39,4 +39,7 @@ ROUTES += [FeedController, FeedSettingsController]
 from server.controllers.my_absences import MyAbsenceController  # noqa: E402
 
 ROUTES.append(MyAbsenceController)
+from server.controllers.roster import RosterController  # noqa: E402
+
+ROUTES.append(RosterController)
 # --- end of appended routes -------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from server.auth import authenticate, safe_next, sign_in, sign_out, signed_in
+from server.auth import AccountDeactivated, authenticate, safe_next, sign_in, sign_out, signed_in
 
 WRONG = "Email or password is incorrect."
+DEACTIVATED = "This account has been deactivated. Ask a program designer to reactivate it."
 # Light brake on password guessing: per client address, per process (the store is the app's "rate_limit").
 SIGNIN_LIMIT = RateLimitConfig(rate_limit=("minute", 20), store="rate_limit")
 
@@ -53,7 +54,11 @@ class SignInController(Controller):
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:1024]
         target = safe_next(str(form.get("next", "")) or None)
-        person = await authenticate(email, password)
+        try:
+            person = await authenticate(email, password)
+        except AccountDeactivated:
+            context = {"next": target if target != "/" else "", "email": email, "error": DEACTIVATED}
+            return Template("signin.html", context=context, status_code=403)
         if person is None:
             context = {"next": target if target != "/" else "", "email": email, "error": WRONG}
             return Template("signin.html", context=context, status_code=401)

@@ -12,7 +12,8 @@ from server.auth import designer_only
 from server.controllers.forms import Form, read_days_away
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.db import LARGEST_ID
-from server.services import absences, cohorts, people, programs
+from server.errors import UserError
+from server.services import absences, cohorts, lifecycle, people, programs, roster_changes
 from server.services.cohorts import MEMBER_ROLES
 from server.services.people import DAY_NAMES
 
@@ -101,6 +102,8 @@ class CohortController(Controller):
             "member_roles": MEMBER_ROLES,
             "facilitators": facilitators,
             "absences": await absences.upcoming([f["id"] for f in facilitators], now(request)),
+            "former": await lifecycle.former_members(cohort_id),
+            "changes": await roster_changes.of_cohort(cohort_id, limit=20),
             "absence_values": {},
             "absence_errors": {},
         }
@@ -132,7 +135,7 @@ class CohortController(Controller):
             if manager_id is None:
                 form.fail("manager", f"No person with the email {values['manager']}: add the manager first.")
         if form.ok:
-            saved = await cohorts.add_member(cohort["id"], values, manager_id)
+            saved = await cohorts.add_member(cohort["id"], values, manager_id, actor=request.user.id, now=now(request))
             if saved is None:
                 form.fail("email", f"{values['email']} is already in this cohort.")
         if not form.ok:
@@ -165,3 +168,20 @@ class CohortController(Controller):
             context = await self._cohort_context(request, cohort_id, absence_deleted=True)
             return Template("designer/absences.html", context=context)
         return Redirect(f"/cohorts/{cohort_id}#absences", status_code=303)
+
+    @post("/{cohort_id:int}/members/{membership_id:int}/remove")
+    async def remove_member(self, request: Request, cohort_id: FromPath[int], membership_id: FromPath[int]) -> Response:
+        """The member leaves the cohort; their history stays ("left on …")."""
+        await cohort_or_404(cohort_id)
+        if await lifecycle.member(cohort_id, membership_id) is None:
+            raise NotFoundException("That person is not a current member of this cohort.")
+        form = await Form.read(request)
+        reason = form.text("reason", required=False, max_length=200, label="Reason")
+        try:
+            name = await lifecycle.remove_member(cohort_id, membership_id, actor=request.user.id, now=now(request),
+                                                 reason=reason) if form.ok else None
+        except UserError as error:
+            form.fail("remove", str(error))
+            name = None
+        context = await self._cohort_context(request, cohort_id, member_removed=name, remove_errors=form.errors)
+        return page_or_fragment(request, "designer/cohort.html", "designer/roster.html", context, failed=not form.ok)

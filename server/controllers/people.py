@@ -1,4 +1,5 @@
-"""Designer: people admin — list accounts, create one with a role and an initial password, reset a password."""
+"""Designer: people admin — list accounts, create one with a role and an initial password, reset a password,
+deactivate someone who left (and reactivate them), and the latest roster and people changes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from litestar.response import Template
 
 from server.auth import designer_only
 from server.controllers.forms import Form
-from server.services import people
+from server.controllers.requests import now
+from server.errors import UserError
+from server.services import people, roster_changes
 from server.services.people import ROLES
 
 MIN_PASSWORD = 10
@@ -30,7 +33,8 @@ class PeopleController(Controller):
 
     async def _context(self, **extra) -> dict:
         context = {"people": await people.people(), "values": {"role": "learner", "timezone": "UTC"}, "errors": {},
-                   "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None}
+                   "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None, "problem": None,
+                   "changes": await roster_changes.latest(limit=30)}
         context.update(extra)
         return context
 
@@ -69,3 +73,23 @@ class PeopleController(Controller):
                             context=await self._context(reset_errors=form.errors, reset_id=person_id))
         await people.set_password(person_id, password)
         return Template("designer/people.html", context=await self._context(notice=f"New password set for {name}."))
+
+    @post("/{person_id:int}/deactivate")
+    async def deactivate(self, request: Request, person_id: FromPath[int]) -> Response:
+        """They can no longer sign in, their sessions end, their feed URL answers 404; records stay."""
+        return await self._switch(request, person_id, people.deactivate,
+                                  "{name} is deactivated: signed out everywhere, calendar feed URL revoked.")
+
+    @post("/{person_id:int}/reactivate")
+    async def reactivate(self, request: Request, person_id: FromPath[int]) -> Response:
+        return await self._switch(request, person_id, people.reactivate,
+                                  "{name} can sign in again; their calendar feed has a new URL.")
+
+    async def _switch(self, request: Request, person_id: int, change, words: str) -> Response:
+        if await people.person_name(person_id) is None:
+            raise NotFoundException("no such person")
+        try:
+            name = await change(person_id, actor=request.user.id, now=now(request))
+        except UserError as error:
+            return Template("designer/people.html", status_code=409, context=await self._context(problem=str(error)))
+        return Template("designer/people.html", context=await self._context(notice=words.format(name=name)))

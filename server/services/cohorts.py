@@ -3,9 +3,12 @@ planner runs, and adding a member."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from models.json_value import json_value
 from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun
 from server.db import write_transaction
+from server.services import roster_changes
 from server.services.people import ROLE_RANK, days_from_names
 
 MEMBER_ROLES = tuple(role.value for role in Membership.Role)
@@ -16,7 +19,7 @@ async def cohorts() -> list[dict]:
     rows = await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).order_by(
         Cohort.start_date)
     for row in rows:
-        row["members"] = await Membership.count().where(Membership.cohort == row["id"])
+        row["members"] = await Membership.count().where((Membership.cohort == row["id"]) & Membership.left_at.is_null())
     return rows
 
 
@@ -50,7 +53,8 @@ async def roster_of(cohort_id: int) -> list[dict]:
         Membership.person.work_days.as_alias("work_days"),
         Membership.manager.name.as_alias("manager_name"),
         Membership.section.key.as_alias("section"),
-    ).where(Membership.cohort == cohort_id)
+        Membership.section.as_alias("section_id"),
+    ).where((Membership.cohort == cohort_id) & Membership.left_at.is_null())
     order = {"facilitator": 0, "manager": 1, "learner": 2}
     return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
 
@@ -69,7 +73,8 @@ async def facilitators(cohort_id: int) -> list[dict]:
         Membership.person.name.as_alias("name"),
         Membership.person.email.as_alias("email"),
         Membership.person.timezone.as_alias("timezone"),
-    ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)).order_by(
+    ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)
+            & Membership.left_at.is_null()).order_by(
         Membership.person.name)
 
 
@@ -80,9 +85,11 @@ async def recent_runs(cohort: dict, limit: int = 5) -> list[dict]:
     return [r for r in runs if cohort["name"] in json_value(r["cohort_names"], [])][:limit]
 
 
-async def add_member(cohort_id: int, values: dict, manager_id: int | None) -> str | None:
-    """Add a person (created when new) to the cohort, in one transaction; their name, or None when they are a
-    member already. An existing person keeps their own profile; their account role is only ever promoted."""
+async def add_member(cohort_id: int, values: dict, manager_id: int | None, *, actor: int | None,
+                     now: datetime) -> str | None:
+    """Add a person (created when new) to the cohort, in one transaction with its audit row; their name, or
+    None when they are a current member already. A member who left comes back on their old row (their history
+    stays with it). An existing person keeps their own profile; their account role is only ever promoted."""
     async with write_transaction():
         person = await Person.objects().where(Person.email == values["email"]).first()
         if person is None:
@@ -92,9 +99,20 @@ async def add_member(cohort_id: int, values: dict, manager_id: int | None) -> st
             await person.save()
         elif ROLE_RANK.get(values["role"], 0) > ROLE_RANK.get(person.role, 0):
             await Person.update({Person.role: values["role"]}).where(Person.id == person.id)
-        if await Membership.exists().where((Membership.cohort == cohort_id) & (Membership.person == person.id)):
+        former = await Membership.select(Membership.id, Membership.left_at).where(
+            (Membership.cohort == cohort_id) & (Membership.person == person.id)).first()
+        if former is not None and former["left_at"] is None:
             return None
-        await Membership(cohort=cohort_id, person=person.id, role=values["role"], manager=manager_id).save()
+        if former is not None:
+            await Membership.update({
+                Membership.role: values["role"], Membership.manager: manager_id, Membership.section: None,
+                Membership.left_at: None, Membership.left_by: None, Membership.left_reason: "",
+                Membership.moved_from: None, Membership.moved_at: None,
+            }).where(Membership.id == former["id"])
+        else:
+            await Membership(cohort=cohort_id, person=person.id, role=values["role"], manager=manager_id).save()
+        words = f"{'re-added' if former else 'added'} {person.name} ({values['role']})"
+        await roster_changes.record("added", actor=actor, person=person.id, cohort=cohort_id, details=words, now=now)
     return person.name
 
 

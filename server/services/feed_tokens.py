@@ -71,6 +71,14 @@ async def rotate_token(person_id: int, secret_key: str, *, now: datetime) -> str
         return await _issue(person_id, secret_key, now)
 
 
+async def revoke_tokens(person_id: int, *, now: datetime) -> None:
+    """Revoke every active token of the person (a deactivated account): their URLs answer 404 from now on, and
+    the next feed_token_for issues a new one."""
+    await FeedToken.update({FeedToken.revoked_at: now}).where(
+        (FeedToken.person == person_id) & FeedToken.revoked_at.is_null()
+    )
+
+
 async def person_for_token(token: str, secret_key: str) -> dict | None:
     """The active person row (as a dict) a token belongs to, or None — for any wrong, revoked or garbled token."""
     if not token or len(token) > 100:

@@ -11,7 +11,9 @@ Written to survive the known failures of LMS feeds:
 - UIDs are the rows' uids (set once at publish), so a re-plan updates events instead of duplicating them;
 - DTSTAMP is the row's updated_at, never "now", so an unchanged feed is byte-for-byte the same (stable ETag);
 - deadlines are transparent VEVENTs (Google and Outlook ignore VTODO);
-- a cancelled session stays 30 days (CANCELLED_VISIBLE) with STATUS:CANCELLED and its raised SEQUENCE.
+- a cancelled session stays 30 days (CANCELLED_VISIBLE) with STATUS:CANCELLED and its raised SEQUENCE;
+- so do the events a person no longer belongs to: the cohort of a membership they left, the section a learner
+  was moved out of (Membership.left_at / moved_at), drawn as cancelled with SEQUENCE + 1 (see `withdrawn_at`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class FeedSession:
     unit_titles: list[str] = field(default_factory=list)
     prework: list[dict] = field(default_factory=list)  # {"id", "title", "due_at"}
     learner_here: bool = False  # the person is a learner of this session's section: show their own status
+    withdrawn_at: datetime | None = None  # the person left its cohort or section then: shown as cancelled
 
 
 @dataclass
@@ -77,25 +80,34 @@ class FeedContent:
         for session in self.sessions:
             stamps += [session.row["updated_at"], session.row["cancelled_at"]]
         stamps += [module["updated_at"] for module in self.modules]
+        stamps += [item.withdrawn_at for item in self.sessions] + [m.get("withdrawn_at") for m in self.modules]
         return max(_utc(stamp) for stamp in stamps if stamp is not None)
 
 
 async def collect(person: dict, *, now: datetime) -> FeedContent:
     """Read everything one person's feed shows, and nothing of anyone else's."""
     person_id = person["id"]
-    memberships = await Membership.select(Membership.cohort, Membership.role, Membership.section).where(
-        Membership.person == person_id
-    )
+    rows = await Membership.select(
+        Membership.cohort, Membership.role, Membership.section, Membership.left_at, Membership.moved_from,
+        Membership.moved_at,
+    ).where(Membership.person == person_id)
+    memberships = [m for m in rows if m["left_at"] is None]
     learner_sections = {m["section"] for m in memberships if m["role"] == "learner" and m["section"] is not None}
     learner_cohorts = {m["cohort"] for m in memberships if m["role"] == "learner"}
-    managed = await Membership.select(Membership.cohort).where(Membership.manager == person_id)
-    manager_cohorts = {m["cohort"] for m in managed} | {m["cohort"] for m in memberships if m["role"] == "manager"}
+    managed = await Membership.select(Membership.cohort, Membership.left_at).where(Membership.manager == person_id)
+    manager_cohorts = {m["cohort"] for m in managed if m["left_at"] is None} | {
+        m["cohort"] for m in memberships if m["role"] == "manager"}
+    withdrawn = _withdrawn(rows, managed, now=now)
 
     whose = LiveSession.facilitator == person_id
     if learner_sections:
         whose = whose | LiveSession.section.is_in(sorted(learner_sections))
     if manager_cohorts:
         whose = whose | LiveSession.cohort.is_in(sorted(manager_cohorts))
+    if withdrawn.sections:
+        whose = whose | LiveSession.section.is_in(sorted(withdrawn.sections))
+    if withdrawn.cohorts:
+        whose = whose | LiveSession.cohort.is_in(sorted(withdrawn.cohorts))
     visible = (LiveSession.status == LiveSession.Status.scheduled) | (
         LiveSession.cancelled_at >= now - CANCELLED_VISIBLE
     )
@@ -110,7 +122,12 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
         .order_by(LiveSession.starts_at)
         .order_by(LiveSession.uid)
     )
-    sessions = {row["id"]: FeedSession(row, learner_here=row["section"] in learner_sections) for row in rows}
+    sessions = {}
+    for row in rows:
+        still_mine = (row["facilitator"] == person_id or row["section"] in learner_sections
+                      or row["cohort"] in manager_cohorts)
+        sessions[row["id"]] = FeedSession(row, learner_here=row["section"] in learner_sections,
+                                          withdrawn_at=None if still_mine else withdrawn.since(row))
 
     if sessions:
         units = await (
@@ -148,15 +165,61 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
             .order_by(AsyncModule.uid)
         )
         modules = await _modules_of_my_sections(modules, learner_sections)
+    left_cohorts = sorted(set(withdrawn.learner_cohorts) - learner_cohorts)
+    if left_cohorts:
+        gone = await (
+            AsyncModule.select()
+            .where(AsyncModule.cohort.is_in(left_cohorts) & (AsyncModule.cohort.status == "published"))
+            .order_by(AsyncModule.due_at)
+            .order_by(AsyncModule.uid)
+        )
+        modules += [{**m, "withdrawn_at": withdrawn.learner_cohorts[m["cohort"]]} for m in gone]
+        modules.sort(key=lambda m: (_utc(m["due_at"]), m["uid"]))
 
     completed: dict[int, datetime] = {}
-    if learner_cohorts:
+    if learner_cohorts or left_cohorts:
         done = await ModuleCompletion.select(ModuleCompletion.module, ModuleCompletion.completed_at).where(
             ModuleCompletion.person == person_id
         )
         completed = {row["module"]: row["completed_at"] for row in done}
     ordered = sorted(sessions.values(), key=lambda s: (_utc(s.row["starts_at"]), s.row["uid"]))
     return FeedContent(person, ordered, modules, completed)
+
+
+@dataclass
+class _Withdrawn:
+    """What a person no longer belongs to but their feed still shows as cancelled, with since when."""
+
+    sections: dict[int, datetime] = field(default_factory=dict)  # section id -> moved out / left at
+    cohorts: dict[int, datetime] = field(default_factory=dict)  # cohort id -> left at (staff and managers)
+    learner_cohorts: dict[int, datetime] = field(default_factory=dict)  # cohort id -> left at (its deadlines)
+
+    def since(self, session: dict) -> datetime | None:
+        stamps = [self.sections.get(session["section"]), self.cohorts.get(session["cohort"])]
+        return max((_utc(s) for s in stamps if s is not None), default=None)
+
+
+def _withdrawn(memberships: list[dict], managed: list[dict], *, now: datetime) -> _Withdrawn:
+    """Memberships left, sections moved out of and reports who left, in the last CANCELLED_VISIBLE."""
+    recent = now - CANCELLED_VISIBLE
+    out = _Withdrawn()
+    for m in memberships:
+        left = m["left_at"]
+        if left is not None and _utc(left) >= recent:
+            if m["role"] == "learner":
+                out.learner_cohorts[m["cohort"]] = left
+                if m["section"] is not None:
+                    out.sections[m["section"]] = left
+            else:
+                out.cohorts[m["cohort"]] = left
+        moved = m["moved_at"]
+        if left is None and m["moved_from"] is not None and moved is not None and _utc(moved) >= recent \
+                and m["moved_from"] != m["section"]:
+            out.sections[m["moved_from"]] = moved
+    for m in managed:
+        if m["left_at"] is not None and _utc(m["left_at"]) >= recent:
+            out.cohorts[m["cohort"]] = max(m["left_at"], out.cohorts.get(m["cohort"], m["left_at"]))
+    return out
 
 
 async def _modules_of_my_sections(modules: list[dict], my_sections: set[int]) -> list[dict]:
@@ -260,13 +323,15 @@ def render(content: FeedContent, base_url: str) -> bytes:
     instants: list[datetime] = []
     for session in content.sessions:
         row = session.row
-        cancelled = row["status"] == LiveSession.Status.cancelled
-        modified = max(_utc(row["updated_at"]), _utc(row["cancelled_at"] or row["updated_at"]))
+        cancelled = row["status"] == LiveSession.Status.cancelled or session.withdrawn_at is not None
+        modified = max(_utc(row["updated_at"]), _utc(row["cancelled_at"] or row["updated_at"]),
+                       _utc(session.withdrawn_at or row["updated_at"]))
         events.append(_event_ical(EventText(
             zone=zone_key,
             uid=row["uid"],
             stamp=modified,
-            sequence=row["sequence"],
+            # a withdrawal is a change this person's copy must accept: one more than the session's own
+            sequence=row["sequence"] + (1 if session.withdrawn_at is not None else 0),
             start=local(row["starts_at"]),
             end=local(row["ends_at"]),
             summary=("Cancelled: " if cancelled else "") + _session_title(session),
@@ -283,14 +348,15 @@ def render(content: FeedContent, base_url: str) -> bytes:
     for module in content.modules:
         due = _utc(module["due_at"])
         done = module["id"] in content.completed
+        withdrawn = module.get("withdrawn_at")
         events.append(_event_ical(EventText(
             zone=zone_key,
             uid=module["uid"],
-            stamp=_utc(module["updated_at"]),
-            sequence=module["sequence"],
+            stamp=max(_utc(module["updated_at"]), _utc(withdrawn or module["updated_at"])),
+            sequence=module["sequence"] + (1 if withdrawn is not None else 0),
             start=local(due - DEADLINE_LENGTH),
             end=local(due),
-            summary=("Done: " if done else "Due: ") + module["title"],
+            summary=("Cancelled: " if withdrawn is not None else "Done: " if done else "Due: ") + module["title"],
             description=(
                 f"Async module, about {module['minutes']} min.\n"
                 f"Available from {_words(local(module['release_at']))}; due {_words(local(due))}.\n"
@@ -298,7 +364,9 @@ def render(content: FeedContent, base_url: str) -> bytes:
             ),
             url=base_url + LEARNER_PAGE,
             transparency="TRANSPARENT",
-            alarm=(-DEADLINE_REMINDER, f"Due in a day: {module['title']}", True) if alarms and not done else None,
+            status="CANCELLED" if withdrawn is not None else None,
+            alarm=(-DEADLINE_REMINDER, f"Due in a day: {module['title']}", True)
+            if alarms and not done and withdrawn is None else None,
         )))
         instants += [due - DEADLINE_LENGTH, due]
 
@@ -330,6 +398,8 @@ def _session_title(session: FeedSession) -> str:
 def _session_description(session: FeedSession, completed: dict[int, datetime], local) -> str:
     row = session.row
     lines = [f"Cohort: {row['cohort_name']}", f"Facilitator: {row['facilitator_name']}", "", "Units covered:"]
+    if session.withdrawn_at is not None:
+        lines = ["You are no longer in this session's cohort or section.", ""] + lines
     lines += [f"- {unit}" for unit in session.units] or ["- (none listed)"]
     if session.prework:
         lines += ["", "Prework:" if not session.learner_here else "Prework (your status):"]
@@ -387,6 +457,9 @@ async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed
     # RFC 9110 8.8.2.1: never a Last-Modified later than the server's clock.
     last_modified = min(content.last_modified(), now).replace(microsecond=0)
     leaving = [_utc(s.row["cancelled_at"]) + CANCELLED_VISIBLE for s in content.sessions if s.row["cancelled_at"]]
+    # what a person left leaves their feed too, with no write to mark it
+    leaving += [_utc(s.withdrawn_at) + CANCELLED_VISIBLE for s in content.sessions if s.withdrawn_at]
+    leaving += [_utc(m["withdrawn_at"]) + CANCELLED_VISIBLE for m in content.modules if m.get("withdrawn_at")]
     return BuiltFeed(body, etag, last_modified, min(leaving, default=None))
 
 

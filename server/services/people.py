@@ -6,13 +6,22 @@ row always reads back through the same rule the cohort files use.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from datetime import datetime
+
 import anyio.to_thread
 
-from models.tables import Person
+from models.tables import Person, WebSession
 from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
+from server.db import write_transaction
+from server.errors import UserError
 from server.passwords import hash_password
+from server.services import roster_changes
+from server.services.feed_tokens import revoke_tokens
 
 DAY_NAMES = WEEKDAYS
 ROLES = tuple(role.value for role in Person.Role)
@@ -53,7 +62,7 @@ async def people() -> list[dict]:
     """Every account by name, with `has_password` instead of the hash."""
     rows = await Person.select(
         Person.id, Person.email, Person.name, Person.role, Person.timezone, Person.work_start,
-        Person.work_end, Person.work_days, Person.active, Person.password_hash,
+        Person.work_end, Person.work_days, Person.active, Person.password_hash, Person.deactivated_at,
     ).order_by(Person.name)
     for row in rows:
         row["has_password"] = bool(row.pop("password_hash"))
@@ -83,3 +92,58 @@ async def person_name(person_id: int) -> str | None:
 async def set_password(person_id: int, password: str) -> None:
     password_hash = await anyio.to_thread.run_sync(hash_password, password)
     await Person.update({Person.password_hash: password_hash}).where(Person.id == person_id)
+
+
+# ------------------------------------------------------------------------------------ deactivate, reactivate
+
+SESSION_PERSON_KEY = "person_id"  # what server/auth.py keeps in a session
+
+
+async def deactivate(person_id: int, *, actor: int, now: datetime) -> str:
+    """Someone left: they can no longer sign in, their web sessions end and their feed URL answers 404. Their
+    records (memberships, attendance, completions) stay. One transaction with its audit row; their name."""
+    async with write_transaction():
+        row = await Person.select(Person.name, Person.active).where(Person.id == person_id).first()
+        if row is None:
+            raise UserError("No such person.")
+        if person_id == actor:
+            raise UserError("You cannot deactivate your own account.")
+        if not row["active"]:
+            raise UserError(f"{row['name']} is deactivated already.")
+        await Person.update({Person.active: False, Person.deactivated_at: now}).where(Person.id == person_id)
+        await revoke_tokens(person_id, now=now)
+        await end_sessions_of(person_id)
+        await roster_changes.record("deactivated", actor=actor, person=person_id, cohort=None, now=now,
+                                    details=f"deactivated {row['name']}")
+    return row["name"]
+
+
+async def reactivate(person_id: int, *, actor: int, now: datetime) -> str:
+    """Restore access; the person's feed gets a new URL (the old one was revoked with the deactivation)."""
+    async with write_transaction():
+        row = await Person.select(Person.name, Person.active).where(Person.id == person_id).first()
+        if row is None:
+            raise UserError("No such person.")
+        if row["active"]:
+            raise UserError(f"{row['name']} is active already.")
+        await Person.update({Person.active: True, Person.deactivated_at: None}).where(Person.id == person_id)
+        await revoke_tokens(person_id, now=now)  # none should be left; a new URL either way
+        await roster_changes.record("reactivated", actor=actor, person=person_id, cohort=None, now=now,
+                                    details=f"reactivated {row['name']}")
+    return row["name"]
+
+
+async def end_sessions_of(person_id: int) -> int:
+    """Delete every web session signed in as this person; how many. Sessions are rows of base64-encoded JSON
+    (server/session_store.DatabaseStore), read here rather than tagged, so the store stays Litestar's."""
+    gone = []
+    for row in await WebSession.select(WebSession.id, WebSession.data):
+        try:
+            data = json.loads(base64.b64decode(row["data"]))
+        except (ValueError, binascii.Error):
+            continue
+        if isinstance(data, dict) and data.get(SESSION_PERSON_KEY) == person_id:
+            gone.append(row["id"])
+    if gone:
+        await WebSession.delete().where(WebSession.id.is_in(gone))
+    return len(gone)

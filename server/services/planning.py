@@ -50,7 +50,7 @@ async def problem_from_db(cohort_ids: list[int], *, now: datetime) -> p.Problem:
         Membership.person.work_end.as_alias("work_end"),
         Membership.person.work_days.as_alias("work_days"),
         Membership.manager.email.as_alias("manager_email"),
-    ).where(Membership.cohort.is_in(cohort_ids)).order_by(Membership.id)
+    ).where(Membership.cohort.is_in(cohort_ids) & Membership.left_at.is_null()).order_by(Membership.id)
     by_cohort: dict[int, list[p.Member]] = defaultdict(list)
     for m in members:
         by_cohort[m["cohort"]].append(

@@ -30,7 +30,7 @@ async def _cohort_plan(cohort: dict) -> pl.CohortPlan:
     sections = await Section.select().where(Section.cohort == cohort_id).order_by(Section.key)
     learners: dict[int, list[str]] = defaultdict(list)
     for m in await Membership.select(Membership.section, Membership.person.email.as_alias("email")).where(
-        (Membership.cohort == cohort_id) & (Membership.role == Membership.Role.learner)
+        (Membership.cohort == cohort_id) & (Membership.role == Membership.Role.learner) & Membership.left_at.is_null()
     ):
         if m["section"] is not None:
             learners[m["section"]].append(m["email"])

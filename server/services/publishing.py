@@ -117,12 +117,14 @@ async def _sections(target: _Target) -> None:
             row = Section(cohort=cohort_id, key=section.id)
             await row.save()
             target.section_id[section.id] = row.id
-    await Membership.update({Membership.section: None}).where(Membership.cohort == cohort_id)
+    # Only current members: a member who left keeps the section they were in, as part of their history.
+    current = (Membership.cohort == cohort_id) & Membership.left_at.is_null()
+    await Membership.update({Membership.section: None}).where(current)
     for section in target.plan.sections:
         learner_ids = [target.person_of[email] for email in section.learners if email in target.person_of]
         if learner_ids:
             await Membership.update({Membership.section: target.section_id[section.id]}).where(
-                (Membership.cohort == cohort_id) & Membership.person.is_in(learner_ids)
+                current & Membership.person.is_in(learner_ids)
             )
 
 

@@ -94,7 +94,8 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         Membership.person.id.as_alias("person_id"),
         Membership.person.name.as_alias("name"),
         Membership.person.email.as_alias("email"),
-    ).where((Membership.manager == manager_id) & (Membership.role == Membership.Role.learner.value))
+    ).where((Membership.manager == manager_id) & (Membership.role == Membership.Role.learner.value)
+            & Membership.left_at.is_null())
     if not reports:
         return ManagerReadiness(sessions=(), cohorts=())
     person_ids = sorted({r["person_id"] for r in reports})

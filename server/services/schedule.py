@@ -74,12 +74,14 @@ class SessionRow:
 async def learner_memberships(person_id: int) -> list[dict]:
     return await Membership.select(Membership.cohort, Membership.section).where(
         (Membership.person == person_id) & (Membership.role == Membership.Role.learner.value)
+        & Membership.left_at.is_null()
     )
 
 
 async def facilitated_cohorts(person_id: int) -> list[int]:
     rows = await Membership.select(Membership.cohort).where(
         (Membership.person == person_id) & (Membership.role == Membership.Role.facilitator.value)
+        & Membership.left_at.is_null()
     )
     return sorted({row["cohort"] for row in rows})
 
@@ -100,6 +102,7 @@ async def section_learners(session_id: int) -> list[dict]:
         (Membership.section == session["section"])
         & (Membership.cohort == session["cohort"])
         & (Membership.role == Membership.Role.learner.value)
+        & Membership.left_at.is_null()
     )
     return sorted(rows, key=lambda r: (r["name"].casefold(), r["email"]))
 

@@ -1,0 +1,445 @@
+"""The cohort lifecycle: members leave, learners move between sections and transfer to another cohort, and a
+roster CSV updates an existing cohort after a preview. Every change is one transaction with its RosterChange row.
+
+A member who leaves is never deleted: the Membership row keeps `left_at`, who removed them and why, so their
+attendance and completions stay attached and the roster shows "left on …". Every "who is in the cohort" query
+reads only rows with `left_at` null (readiness, rosters, section learners, the planner input, learner pages);
+feeds show what a person left as cancelled for CANCELLED_VISIBLE (server/services/feeds.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from models.tables import (
+    AsyncModule,
+    Attendance,
+    Cohort,
+    LiveSession,
+    Membership,
+    ModuleCompletion,
+    Person,
+    Section,
+)
+from planner.coverage import minutes_outside
+from planner.errors import InputError
+from planner.loading import _roster_rows  # the loader's one reading of a roster CSV
+from server.db import write_transaction
+from server.errors import UserError
+from server.services import roster_changes
+from server.services.clock import check_aware
+from server.services.importing import hours_text
+from server.services.people import ROLE_RANK
+from server.services.planning import planner_person
+
+ATTENDED = frozenset({Attendance.Status.present.value, Attendance.Status.late.value})
+MAX_ROSTER_BYTES = 1_000_000
+MAX_ROSTER_ROWS = 2000
+
+
+def _current(cohort_id: int):
+    return (Membership.cohort == cohort_id) & Membership.left_at.is_null()
+
+
+def section_label(key: str) -> str:
+    """'support-atlantic/a' -> 'section a'."""
+    return f"section {key.rsplit('/', 1)[-1]}" if key else "no section"
+
+
+async def member(cohort_id: int, membership_id: int) -> dict | None:
+    """A current member of the cohort with their person's name, zone and hours, or None."""
+    return await Membership.select(
+        Membership.id, Membership.role, Membership.section, Membership.manager,
+        Membership.person.id.as_alias("person_id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+        Membership.person.timezone.as_alias("timezone"),
+        Membership.person.work_start.as_alias("work_start"),
+        Membership.person.work_end.as_alias("work_end"),
+        Membership.person.work_days.as_alias("work_days"),
+        Membership.section.key.as_alias("section_key"),
+    ).where(_current(cohort_id) & (Membership.id == membership_id)).first()
+
+
+async def _member_or_error(cohort_id: int, membership_id: int) -> dict:
+    row = await member(cohort_id, membership_id)
+    if row is None:
+        raise UserError("That person is not a current member of this cohort.")
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ history
+
+
+async def former_members(cohort_id: int) -> list[dict]:
+    """Members who left, newest first, with who removed them, why, and the history they keep: modules done
+    and sessions attended in this cohort. A constant number of queries whatever the cohort's size."""
+    rows = await Membership.select(
+        Membership.id, Membership.role, Membership.left_at, Membership.left_reason,
+        Membership.left_by.name.as_alias("left_by_name"),
+        Membership.person.id.as_alias("person_id"),
+        Membership.person.name.as_alias("name"),
+        Membership.person.email.as_alias("email"),
+        Membership.section.key.as_alias("section"),
+    ).where((Membership.cohort == cohort_id) & Membership.left_at.is_not_null()).order_by(
+        Membership.left_at, ascending=False)
+    if not rows:
+        return rows
+    ids = [row["person_id"] for row in rows]
+    done = Counter(row["person"] for row in await ModuleCompletion.select(ModuleCompletion.person).where(
+        ModuleCompletion.person.is_in(ids) & (ModuleCompletion.module.cohort == cohort_id)))
+    attended = Counter(row["person"] for row in await Attendance.select(Attendance.person, Attendance.status).where(
+        Attendance.person.is_in(ids) & (Attendance.session.cohort == cohort_id)) if row["status"] in ATTENDED)
+    for row in rows:
+        row["modules_done"] = done[row["person_id"]]
+        row["sessions_attended"] = attended[row["person_id"]]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- remove
+
+
+async def remove_member(cohort_id: int, membership_id: int, *, actor: int, now: datetime, reason: str = "") -> str:
+    """The member leaves the cohort (the row and its history stay); their name."""
+    check_aware(now)
+    async with write_transaction():
+        row = await _member_or_error(cohort_id, membership_id)
+        await Membership.update({Membership.left_at: now, Membership.left_by: actor,
+                                 Membership.left_reason: reason or "removed"}).where(Membership.id == membership_id)
+        words = f"removed {row['name']} ({row['role']})" + (f": {reason}" if reason else "")
+        await roster_changes.record("removed", actor=actor, person=row["person_id"], cohort=cohort_id,
+                                    details=words, now=now)
+    return row["name"]
+
+
+# ---------------------------------------------------------------------------------------------------- move
+
+
+@dataclass(frozen=True)
+class SessionChoice:
+    starts_at: datetime
+    ends_at: datetime
+    minutes_outside: int  # of the learner's working hours, on that date in their zone
+
+
+@dataclass(frozen=True)
+class SectionChoice:
+    id: int
+    key: str
+    label: str
+    learners: int
+    current: bool
+    sessions: tuple[SessionChoice, ...]  # upcoming scheduled sessions, by start
+
+    @property
+    def outside_count(self) -> int:
+        return sum(1 for s in self.sessions if s.minutes_outside)
+
+    @property
+    def outside_minutes(self) -> int:
+        return sum(s.minutes_outside for s in self.sessions)
+
+
+async def section_choices(cohort_id: int, learner: dict, *, now: datetime) -> tuple[SectionChoice, ...]:
+    """Every section of the cohort with its upcoming sessions as they fall for this learner (a `member` row):
+    their local time is shown by the page, and here how many minutes each lies outside their hours."""
+    check_aware(now)
+    person = planner_person(learner)
+    sections = await Section.select(Section.id, Section.key).where(Section.cohort == cohort_id).order_by(Section.key)
+    sessions = await LiveSession.select(LiveSession.section, LiveSession.starts_at, LiveSession.ends_at).where(
+        (LiveSession.cohort == cohort_id) & (LiveSession.status == LiveSession.Status.scheduled)
+        & (LiveSession.starts_at > now)).order_by(LiveSession.starts_at)
+    counts = Counter(row["section"] for row in await Membership.select(Membership.section).where(
+        _current(cohort_id) & (Membership.role == Membership.Role.learner)))
+    by_section: dict[int, list[SessionChoice]] = defaultdict(list)
+    for s in sessions:
+        by_section[s["section"]].append(SessionChoice(s["starts_at"], s["ends_at"],
+                                                      minutes_outside(person, s["starts_at"], s["ends_at"])))
+    return tuple(
+        SectionChoice(id=row["id"], key=row["key"], label=section_label(row["key"]), learners=counts[row["id"]],
+                      current=row["id"] == learner["section"], sessions=tuple(by_section[row["id"]]))
+        for row in sections
+    )
+
+
+async def move_learner(cohort_id: int, membership_id: int, section_id: int, *, actor: int, now: datetime) -> str:
+    """Move a learner to another section of the same cohort: their pages, readiness and feed follow (the old
+    section's sessions stay in their feed as cancelled for a while). Words for the page."""
+    check_aware(now)
+    async with write_transaction():
+        row = await _member_or_error(cohort_id, membership_id)
+        if row["role"] != Membership.Role.learner:
+            raise UserError(f"{row['name']} is a {row['role']}; only learners belong to a section.")
+        target = await Section.select(Section.id, Section.key).where(
+            (Section.id == section_id) & (Section.cohort == cohort_id)).first()
+        if target is None:
+            raise UserError("Choose one of this cohort's sections.")
+        if target["id"] == row["section"]:
+            raise UserError(f"{row['name']} is in {section_label(target['key'])} already.")
+        await Membership.update({Membership.section: target["id"], Membership.moved_from: row["section"],
+                                 Membership.moved_at: now}).where(Membership.id == membership_id)
+        words = (f"moved {row['name']} from {section_label(row['section_key'] or '')} "
+                 f"to {section_label(target['key'])}")
+        await roster_changes.record("moved", actor=actor, person=row["person_id"], cohort=cohort_id,
+                                    details=words, now=now)
+    return words[0].upper() + words[1:]
+
+
+# ------------------------------------------------------------------------------------------------ transfer
+
+
+@dataclass(frozen=True)
+class TransferTarget:
+    cohort_id: int
+    cohort_name: str
+    start_date: object
+    section_id: int | None
+    label: str  # "Support APAC (starts 2027-04-05), section a"
+
+    @property
+    def value(self) -> str:
+        return f"{self.cohort_id}:{self.section_id or ''}"
+
+
+async def transfer_targets(cohort_id: int) -> list[TransferTarget]:
+    """Other cohorts of the same program, each section of theirs a choice (a draft cohort: no section yet)."""
+    cohort = await Cohort.select(Cohort.program).where(Cohort.id == cohort_id).first()
+    if cohort is None:
+        return []
+    others = await Cohort.select(Cohort.id, Cohort.name, Cohort.start_date).where(
+        (Cohort.program == cohort["program"]) & (Cohort.id != cohort_id)).order_by(Cohort.start_date)
+    sections = await Section.select(Section.id, Section.key, Section.cohort).where(
+        Section.cohort.is_in([c["id"] for c in others] or [0])).order_by(Section.key)
+    targets = []
+    for other in others:
+        mine = [s for s in sections if s["cohort"] == other["id"]]
+        head = f"{other['name']} (starts {other['start_date'].isoformat()})"
+        if not mine:
+            targets.append(TransferTarget(other["id"], other["name"], other["start_date"], None, head))
+        for s in mine:
+            targets.append(TransferTarget(other["id"], other["name"], other["start_date"], s["id"],
+                                          f"{head}, {section_label(s['key'])}"))
+    return targets
+
+
+def parse_target(value: str) -> tuple[int, int | None] | None:
+    """'12:34' or '12:' -> (cohort id, section id or None); None when unreadable."""
+    cohort, _, section = (value or "").partition(":")
+    if not cohort.isascii() or not cohort.isdigit() or (section and not (section.isascii() and section.isdigit())):
+        return None
+    return int(cohort), int(section) if section else None
+
+
+async def transfer_member(cohort_id: int, membership_id: int, target_cohort_id: int, target_section_id: int | None,
+                          *, actor: int, now: datetime) -> str:
+    """Move a member to another cohort of the same program: they leave this one (history kept) and join the
+    other; modules already done carry over (same unit, see `_carry_over`), the rest fall due on the new
+    cohort's dates. Words for the page."""
+    check_aware(now)
+    async with write_transaction():
+        row = await _member_or_error(cohort_id, membership_id)
+        source = await Cohort.select(Cohort.program, Cohort.name).where(Cohort.id == cohort_id).first()
+        target = await Cohort.select(Cohort.id, Cohort.program, Cohort.name).where(
+            Cohort.id == target_cohort_id).first()
+        if target is None or target["program"] != source["program"] or target["id"] == cohort_id:
+            raise UserError("Choose another cohort of the same program.")
+        sections = {s["id"]: s["key"] for s in await Section.select(Section.id, Section.key).where(
+            Section.cohort == target["id"])}
+        if target_section_id is not None and target_section_id not in sections:
+            raise UserError(f"Choose one of {target['name']}'s sections.")
+        if row["role"] != Membership.Role.learner:
+            target_section_id = None
+        elif target_section_id is None and sections:
+            raise UserError(f"{target['name']} is planned in sections: choose the section {row['name']} joins.")
+        existing = await Membership.select(Membership.id, Membership.left_at).where(
+            (Membership.cohort == target["id"]) & (Membership.person == row["person_id"])).first()
+        if existing is not None and existing["left_at"] is None:
+            raise UserError(f"{row['name']} is in {target['name']} already.")
+
+        await Membership.update({Membership.left_at: now, Membership.left_by: actor,
+                                 Membership.left_reason: f"transferred to {target['name']}"[:200]}).where(
+            Membership.id == membership_id)
+        joined = {Membership.role: row["role"], Membership.manager: row["manager"],
+                  Membership.section: target_section_id, Membership.left_at: None, Membership.left_by: None,
+                  Membership.left_reason: "", Membership.moved_from: None, Membership.moved_at: None}
+        if existing is not None:
+            await Membership.update(joined).where(Membership.id == existing["id"])
+        else:
+            await Membership.insert(Membership(cohort=target["id"], person=row["person_id"], role=row["role"],
+                                               manager=row["manager"], section=target_section_id))
+        carried = await _carry_over(row["person_id"], cohort_id, target["id"])
+        where = target["name"] + (f", {section_label(sections[target_section_id])}" if target_section_id else "")
+        words = f"transferred {row['name']} from {source['name']} to {where}; {carried} modules done carried over"
+        for cohort in (cohort_id, target["id"]):
+            await roster_changes.record("transferred", actor=actor, person=row["person_id"], cohort=cohort,
+                                        details=words, now=now)
+    return words[0].upper() + words[1:]
+
+
+async def _carry_over(person_id: int, from_cohort: int, to_cohort: int) -> int:
+    """Completions of the old cohort's modules count in the new one: a new module is done when the learner
+    finished the old module with the same key, or every old module of the same unit (a plan may cut a unit
+    into modules differently). The completion keeps its original instant. The number of modules carried."""
+    old = await AsyncModule.select(AsyncModule.id, AsyncModule.key, AsyncModule.unit).where(
+        AsyncModule.cohort == from_cohort)
+    if not old:
+        return 0
+    done = {row["module"]: row["completed_at"] for row in await ModuleCompletion.select(
+        ModuleCompletion.module, ModuleCompletion.completed_at).where(
+        (ModuleCompletion.person == person_id) & ModuleCompletion.module.is_in([m["id"] for m in old]))}
+    if not done:
+        return 0
+    done_keys = {m["key"]: done[m["id"]] for m in old if m["id"] in done}
+    by_unit: dict[int, list[dict]] = defaultdict(list)
+    for m in old:
+        by_unit[m["unit"]].append(m)
+    units_done = {unit: max(done[m["id"]] for m in modules)
+                  for unit, modules in by_unit.items() if all(m["id"] in done for m in modules)}
+    new = await AsyncModule.select(AsyncModule.id, AsyncModule.key, AsyncModule.unit).where(
+        AsyncModule.cohort == to_cohort)
+    carried = 0
+    for m in new:
+        when = done_keys.get(m["key"]) or units_done.get(m["unit"])
+        if when is None:
+            continue
+        await ModuleCompletion.insert(ModuleCompletion(module=m["id"], person=person_id, completed_at=when)
+                                      ).on_conflict(target=(ModuleCompletion.module, ModuleCompletion.person),
+                                                    action="DO NOTHING")
+        carried += 1
+    return carried
+
+
+# ------------------------------------------------------------------------------------------ roster from CSV
+
+
+@dataclass
+class RosterUpdate:
+    """What a roster CSV would change in a cohort. `digest` names the CSV and the roster it was compared
+    with, so applying refuses when either changed since the preview."""
+
+    added: list[dict] = field(default_factory=list)  # {"email", "name", "role", "manager", "new_person"}
+    changed: list[dict] = field(default_factory=list)  # {"email", "name", "what": [words], ...}
+    removed: list[dict] = field(default_factory=list)  # current member rows
+    unchanged: int = 0
+    digest: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+def _read_csv(file_name: str, data: bytes):
+    if not data.strip():
+        raise UserError(f"{file_name}: the file is empty; expected a header such as email,name,role,timezone")
+    if len(data) > MAX_ROSTER_BYTES:
+        raise UserError(f"{file_name}: the file is larger than {MAX_ROSTER_BYTES // 1000} kB")
+    try:
+        rows = _roster_rows(file_name, data)
+    except InputError as error:
+        raise UserError(str(error)) from None
+    if len(rows) > MAX_ROSTER_ROWS:
+        raise UserError(f"{file_name}: more than {MAX_ROSTER_ROWS} members")
+    seen: set[str] = set()
+    for member_row, place in rows:
+        if member_row.email in seen:
+            raise UserError(f"{file_name}: {place.where}: {member_row.email} appears twice")
+        seen.add(member_row.email)
+    return [m for m, _ in rows]
+
+
+async def preview_roster(cohort_id: int, file_name: str, data: bytes) -> RosterUpdate:
+    """Compare a roster CSV (the loader's columns) with the cohort's current members, writing nothing."""
+    members = _read_csv(file_name, data)
+    current = await Membership.select(
+        Membership.id, Membership.role, Membership.person.id.as_alias("person_id"),
+        Membership.person.email.as_alias("email"), Membership.person.name.as_alias("name"),
+        Membership.manager.email.as_alias("manager_email"),
+    ).where(_current(cohort_id))
+    by_email = {row["email"]: row for row in current}
+    emails = sorted({m.email for m in members} | {m.manager for m in members if m.manager})
+    known = {row["email"] for row in await Person.select(Person.email).where(Person.email.is_in(emails or [""]))}
+    in_file = {m.email for m in members}
+    update = RosterUpdate()
+    for m in members:
+        if m.manager and m.manager not in known and m.manager not in in_file:
+            raise UserError(f"{file_name}: {m.email}'s manager {m.manager} is neither a person nor in this file")
+        row = by_email.get(m.email)
+        if row is None:
+            update.added.append({"email": m.email, "name": m.person.name, "role": m.role.value, "manager": m.manager,
+                                 "new_person": m.email not in known})
+            continue
+        what = []
+        if row["role"] != m.role.value:
+            what.append(f"role {row['role']} → {m.role.value}")
+        if (row["manager_email"] or None) != (m.manager or None):
+            what.append(f"manager {row['manager_email'] or 'none'} → {m.manager or 'none'}")
+        if what:
+            update.changed.append({"email": m.email, "name": row["name"], "role": m.role.value,
+                                   "manager": m.manager, "what": what, "membership_id": row["id"]})
+        else:
+            update.unchanged += 1
+    update.removed = sorted((row for row in current if row["email"] not in in_file), key=lambda r: r["name"])
+    state = sorted((r["id"], r["role"], r["manager_email"] or "") for r in current)
+    # of what was read, not of the bytes: a browser sends the file back with its line breaks as CRLF
+    update.digest = hashlib.sha256(repr((members, state)).encode()).hexdigest()[:32]
+    return update
+
+
+async def apply_roster(cohort_id: int, file_name: str, data: bytes, digest: str, *, actor: int,
+                       now: datetime) -> RosterUpdate:
+    """Apply a previewed roster CSV in one transaction: add, change and remove exactly what the preview
+    showed (a 409-worthy UserError when the roster or the file changed since). New people are created with
+    the CSV's zone and hours; existing people keep their own profile."""
+    check_aware(now)
+    members = {m.email: m for m in _read_csv(file_name, data)}
+    async with write_transaction():
+        update = await preview_roster(cohort_id, file_name, data)
+        if update.digest != digest:
+            raise UserError("The roster changed since the preview; preview the file again.")
+        emails = sorted(set(members) | {m.manager for m in members.values() if m.manager})
+        people = {row["email"]: row for row in await Person.select(Person.id, Person.email, Person.role).where(
+            Person.email.is_in(emails or [""]))}
+        for item in update.added:
+            if item["new_person"]:
+                m = members[item["email"]]
+                start, end, days = hours_text(m.person.hours)
+                person = Person(email=m.email, name=m.person.name, role=m.role.value, timezone=m.person.timezone,
+                                work_start=start, work_end=end, work_days=days)
+                await person.save()
+                people[m.email] = {"id": person.id, "email": m.email, "role": m.role.value}
+        for item in update.added:
+            person = people[item["email"]]
+            if ROLE_RANK.get(item["role"], 0) > ROLE_RANK.get(person["role"], 0):
+                await Person.update({Person.role: item["role"]}).where(Person.id == person["id"])
+            manager = people[item["manager"]]["id"] if item["manager"] else None
+            values = {Membership.role: item["role"], Membership.manager: manager, Membership.left_at: None,
+                      Membership.left_by: None, Membership.left_reason: "", Membership.section: None,
+                      Membership.moved_from: None, Membership.moved_at: None}
+            former = await Membership.select(Membership.id).where(
+                (Membership.cohort == cohort_id) & (Membership.person == person["id"])).first()
+            if former is not None:  # they left once and come back
+                await Membership.update(values).where(Membership.id == former["id"])
+            else:
+                await Membership.insert(Membership(cohort=cohort_id, person=person["id"], role=item["role"],
+                                                   manager=manager))
+            await roster_changes.record("added", actor=actor, person=person["id"], cohort=cohort_id, now=now,
+                                        details=f"added {item['name']} ({item['role']}) from {file_name}")
+        for item in update.changed:
+            manager = people[item["manager"]]["id"] if item["manager"] else None
+            await Membership.update({Membership.role: item["role"], Membership.manager: manager}).where(
+                Membership.id == item["membership_id"])
+            person = people[item["email"]]
+            if ROLE_RANK.get(item["role"], 0) > ROLE_RANK.get(person["role"], 0):
+                await Person.update({Person.role: item["role"]}).where(Person.id == person["id"])
+            await roster_changes.record("updated", actor=actor, person=person["id"], cohort=cohort_id, now=now,
+                                        details=f"{item['name']}: {'; '.join(item['what'])} (from {file_name})")
+        for row in update.removed:
+            await Membership.update({Membership.left_at: now, Membership.left_by: actor,
+                                     Membership.left_reason: f"not in {file_name}"[:200]}).where(
+                Membership.id == row["id"])
+            await roster_changes.record("removed", actor=actor, person=row["person_id"], cohort=cohort_id, now=now,
+                                        details=f"removed {row['name']} ({row['role']}): not in {file_name}")
+    return update
