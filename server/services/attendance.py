@@ -19,6 +19,14 @@ from server.services.schedule import (
 )
 
 ATTENDANCE_CHOICES = tuple(status.value for status in Attendance.Status)
+# A program's attendance settings: (field, label, low, high, default); the defaults are the columns'.
+ATTENDANCE_SETTINGS = (
+    ("checkin_opens_minutes", "Check-in opens before the start (minutes)", 0, 120, 10),
+    ("checkin_closes_minutes", "Check-in closes after the start (minutes)", 0, 240, 15),
+    ("late_after_minutes", "Late after the start (minutes)", 0, 240, 5),
+    ("present_share_percent", "Present: share of the session in a meeting report (%)", 1, 100, 50),
+    ("absent_after_minutes", "Unmarked learners absent this long after the end (minutes, 0 = never)", 0, 10080, 0),
+)
 
 
 @dataclass(frozen=True)
