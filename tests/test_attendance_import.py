@@ -114,6 +114,8 @@ def test_review_then_save_over_http(world):
     run(Attendance(session=w.next, person=extra["sam.rivera@example.com"], status="excused", marked_by=w.fay,
                    marked_at=AFTER).save())
     sample = (EXAMPLES / "zoom-participants.csv").read_bytes()
+    # read before the app runs: on PostgreSQL a test's own service calls cannot share the app's pool
+    rows = {row.label: row for row in review_of(w.next, "zoom-participants.csv").rows}
     with signed_in_client("fay@example.com", now=AFTER) as client:
         page = post_form(client, f"/facilitator/sessions/{w.next}/import",
                          {"timezone": "Europe/London", "date_order": "month-first"},
@@ -128,7 +130,6 @@ def test_review_then_save_over_http(world):
         assert first.status_code == 400 and "choose which learner this is, or Skip" in first.text
         assert marks(w.next) == {extra["sam.rivera@example.com"]: "excused"}
         # confirm Leo, pick the first Alex Kim, override Ana to late
-        rows = {row.label: row for row in review_of(w.next, "zoom-participants.csv").rows}
         fields[f"learner-{rows['Leo Learner'].index}"] = str(w.leo)
         fields[f"learner-{rows['Alex Kim'].index}"] = str(extra["alex.kim@example.com"])
         fields[f"status-{rows['Ana Souza'].index}"] = "late"

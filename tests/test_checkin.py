@@ -143,15 +143,17 @@ def test_over_http_the_facilitator_sees_the_code_and_the_check_in_arrives(world)
         assert code == code_at(world.next, at)
         assert "<svg" in page.text and 'hx-trigger="every 3s"' in page.text
         assert "0 of 6 learners checked in" in page.text
-        with signed_in_client("lea@example.com", now=at) as lea:
-            assert 'id="checkin-open"' in lea.get("/learner").text
-            form = lea.get(f"/learner/checkin?session={world.next}&code={code}")
-            assert f'value="{code}"' in form.text and 'hx-trigger="submit, load"' in form.text
-            done = post_form(lea, "/learner/checkin", {"session": str(world.next), "code": code}, htmx=True)
-            assert done.status_code == 200 and "<html" not in done.text
-            assert "Checked in: you are marked <strong>present</strong>" in done.text
-            bad = post_form(lea, "/learner/checkin", {"code": "999999" if code != "999999" else "111111"})
-            assert bad.status_code == 400 and "not the current code" in bad.text
+    # one app at a time (each runs its own PostgreSQL pool); the clock is pinned, so the code is the same
+    with signed_in_client("lea@example.com", now=at) as lea:
+        assert 'id="checkin-open"' in lea.get("/learner").text
+        form = lea.get(f"/learner/checkin?session={world.next}&code={code}")
+        assert f'value="{code}"' in form.text and 'hx-trigger="submit, load"' in form.text
+        done = post_form(lea, "/learner/checkin", {"session": str(world.next), "code": code}, htmx=True)
+        assert done.status_code == 200 and "<html" not in done.text
+        assert "Checked in: you are marked <strong>present</strong>" in done.text
+        bad = post_form(lea, "/learner/checkin", {"code": "999999" if code != "999999" else "111111"})
+        assert bad.status_code == 400 and "not the current code" in bad.text
+    with signed_in_client("fay@example.com", now=at) as fay:
         polled = fay.get(f"/facilitator/sessions/{world.next}/checkin", headers={"HX-Request": "true"})
         assert polled.status_code == 200 and polled.text.lstrip().startswith('<section id="checkin-panel"')
         assert "Lea Learner: present" in polled.text and "1 of 6 learners checked in" in polled.text
