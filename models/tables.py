@@ -3,7 +3,7 @@
 Uniqueness that spans columns is created by raw SQL in the migrations (Piccolo's Unique([...]) fails on
 SQLite): Membership(cohort, person), Unit(program, slug), UnitRequirement(unit, requires),
 SessionUnit(session, position), SessionPrework(session, module), ModuleCompletion(module, person),
-Attendance(session, person), LiveSession(cohort, key), AsyncModule(cohort, key), Section(cohort, key).
+Attendance(session, person), CheckinThrottle(session, person, bucket), LiveSession(cohort, key), AsyncModule(cohort, key), Section(cohort, key).
 
 PostgreSQL's timestamptz holds instants only. SQLite keeps a Timestamptz as text, and Piccolo's adapter would
 store a naive datetime as it comes, so this module replaces that adapter with one that refuses naive
@@ -89,6 +89,14 @@ class Program(Table):
     weekly_async_minutes = Integer(default=120)
     live_sessions_per_week = Integer(default=2)
     prework_lead_hours = Integer(default=24)
+    # attendance (migration 0008): the self check-in window around a session's start, when a check-in or a
+    # first join counts as late, the share of a session a meeting report must show for "present", and how long
+    # after a session's end unmarked learners are marked absent automatically (0 = never)
+    checkin_opens_minutes = Integer(default=10)  # before the start
+    checkin_closes_minutes = Integer(default=15)  # after the start
+    late_after_minutes = Integer(default=5)  # after the start
+    present_share_percent = Integer(default=50)
+    absent_after_minutes = Integer(default=0)  # after the end; 0 = no automatic absences
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -157,6 +165,7 @@ class Membership(Table):
     # cancelled for as long as a dropped session does.
     moved_from = ForeignKey(references=Section, on_delete=OnDelete.set_null, null=True)
     moved_at = Timestamptz(null=True, default=None)
+    joined_at = Timestamptz(default=TimestamptzNow())  # migration 0008; automatic absences skip later joiners
 
 
 class LiveSession(Table):
@@ -223,6 +232,46 @@ class Attendance(Table):
     status = Varchar(length=20, choices=Status)
     marked_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
     marked_at = Timestamptz(default=TimestamptzNow())
+
+
+class AttendanceEvent(Table):
+    """One change of a learner's attendance at a session or completion of a module, appended and never changed
+    (services/attendance_events.py): who changed it, when, from what, to what, and how. A learner's current
+    attendance and completions are always the `to_state` of the last event of each (session or module)."""
+
+    class Kind(str, Enum):
+        attendance = "attendance"
+        completion = "completion"
+
+    class Source(str, Enum):
+        manual = "manual"  # by hand: a facilitator's mark, a learner ticking a module
+        checkin = "checkin"  # the learner's self check-in
+        meeting_report = "import"  # a Zoom / Teams participants report
+        automatic = "automatic"  # absent after the grace period
+        content = "content"  # a statement from the module's content (none send any yet)
+        earlier = "earlier"  # recorded before the trail existed (migration 0008)
+
+    kind = Varchar(length=20, choices=Kind)
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, null=True, index=True)
+    module = ForeignKey(references=AsyncModule, on_delete=OnDelete.cascade, null=True, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)  # the learner
+    from_state = Varchar(length=20, default="")  # "" = not marked / not done
+    to_state = Varchar(length=20, default="")
+    source = Varchar(length=20, choices=Source)
+    actor = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)  # None: the system
+    actor_name = Varchar(length=200, default="")  # as it was then, so the trail reads the same later
+    at = Timestamptz()
+    note = Varchar(length=300, default="")
+
+
+class CheckinThrottle(Table):
+    """Self check-in attempts per learner, session and ten-minute bucket (unique, migration 0008): a counter in
+    the database, so the limit holds across web workers and machines."""
+
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade)
+    bucket = Integer()  # unix time // bucket length
+    attempts = Integer(default=0)
 
 
 class FeedToken(Table):

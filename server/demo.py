@@ -14,10 +14,20 @@ from pathlib import Path
 import anyio
 
 from models.migrate import upgrade
-from models.tables import AsyncModule, Attendance, Cohort, LiveSession, Membership, ModuleCompletion, Person
+from models.tables import (
+    AsyncModule,
+    Attendance,
+    AttendanceEvent,
+    Cohort,
+    LiveSession,
+    Membership,
+    ModuleCompletion,
+    Person,
+)
 from server.db import write_transaction
 from server.errors import UserError
 from server.passwords import hash_password, verify_password
+from server.services.attendance_events import DONE, Change, record_change
 from server.services.importing import import_problem
 from server.services.planner_runs import create_run, finish_run, publish_run
 from server.services.planning import problem_from_db
@@ -120,6 +130,9 @@ async def _record_progress(cohort_ids: list[int], now: datetime) -> None:
             ).order_by(AsyncModule.due_at, AsyncModule.key).limit(done)
             for module in modules:
                 await ModuleCompletion(module=module["id"], person=learner["person"], completed_at=now).save()
+                await record_change([Change(person=learner["person"], module=module["id"], from_state="",
+                                            to_state=DONE)], source=AttendanceEvent.Source.manual.value,
+                                    actor=learner["person"], now=now)
         sam = next((row for row in learners if row["email"] == SIGN_INS[2][1]), None)
         if sam is None:
             return
@@ -129,3 +142,6 @@ async def _record_progress(cohort_ids: list[int], now: datetime) -> None:
         if first:
             await Attendance(session=first["id"], person=sam["person"], status=Attendance.Status.present,
                              marked_by=first["facilitator"], marked_at=now).save()
+            await record_change([Change(person=sam["person"], session=first["id"], from_state="",
+                                        to_state=Attendance.Status.present.value)],
+                                source=AttendanceEvent.Source.manual.value, actor=first["facilitator"], now=now)

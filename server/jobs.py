@@ -39,6 +39,7 @@ class Queue:
     settings: Settings
     plan_run: TaskWrapper  # plan_run(run_id) enqueues "look at planner run N"
     reap_runs: TaskWrapper  # periodic, every minute (and at each consumer's start)
+    mark_absent: TaskWrapper | None = None  # periodic, every minute: absences after the grace period
 
     def nudge(self, run_id: int) -> None:
         self.plan_run(int(run_id))
@@ -73,7 +74,16 @@ def build_queue(settings: Settings) -> Queue:
                                                   attempts=settings.job_attempts)):
             plan_run(run_id)
 
-    return Queue(huey, settings, plan_run, reap_runs)
+    @huey.periodic_task(crontab(minute="*"), name="mark_absent")
+    def mark_absent() -> None:
+        from server.services.attendance import mark_absent_after_grace
+        from server.services.clock import utc_now
+
+        written = asyncio.run(mark_absent_after_grace(now=utc_now()))
+        if written:
+            log.info("marked %s learners absent after the grace period", written)
+
+    return Queue(huey, settings, plan_run, reap_runs, mark_absent)
 
 
 def queue() -> Queue:

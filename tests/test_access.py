@@ -122,6 +122,27 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     ("POST", "/facilitator/sessions/{beta_next}/attendance/{ben}", "facilitator", 404),
     ("POST", "/facilitator/sessions/{next}/attendance/{ben}", "facilitator", 404),
     ("GET", "/facilitator/sessions/999999", "facilitator", 404),
+    # attendance (#13): the check-in box, meeting-report import, a learner's record and its CSV
+    *[("GET", "/facilitator/sessions/{next}/checkin", r, s) for r, s in zip(ROLES, (200, 200, 403, 403, 303), strict=True)],
+    ("GET", "/facilitator/sessions/{beta_next}/checkin", "facilitator", 404),
+    ("GET", "/facilitator/sessions/999999/checkin", "designer", 404),
+    *[("GET", "/facilitator/sessions/{next}/import", r, s) for r, s in zip(ROLES, (200, 200, 403, 403, 303), strict=True)],
+    ("GET", "/facilitator/sessions/{beta_next}/import", "facilitator", 404),
+    # no file: the form's 400 for those who may import, nothing read
+    *[("POST", "/facilitator/sessions/{next}/import", r, s) for r, s in zip(ROLES, (400, 400, 403, 403, 303), strict=True)],
+    ("POST", "/facilitator/sessions/{beta_next}/import", "facilitator", 404),
+    *[("POST", "/facilitator/sessions/{next}/import/confirm", r, s)
+      for r, s in zip(ROLES, (400, 400, 403, 403, 303), strict=True)],
+    ("POST", "/facilitator/sessions/{beta_next}/import/confirm", "facilitator", 404),
+    *[("GET", "/facilitator/learners/{lea}", r, s) for r, s in zip(ROLES, (200, 200, 403, 403, 303), strict=True)],
+    *[("GET", "/facilitator/learners/{lea}/trail.csv", r, s) for r, s in zip(ROLES, (200, 200, 403, 403, 303), strict=True)],
+    ("GET", "/facilitator/learners/{ben}", "facilitator", 404),  # Beta's learner: not Fay's
+    ("GET", "/facilitator/learners/{ben}/trail.csv", "facilitator", 404),
+    ("GET", "/facilitator/learners/{fay}", "facilitator", 404),  # not a learner
+    ("GET", "/facilitator/learners/999999", "designer", 404),
+    # self check-in: learners (a designer passes the guard but is nobody's learner: the form's 400 says so)
+    *[("GET", "/learner/checkin", r, s) for r, s in zip(ROLES, (200, 403, 200, 403, 303), strict=True)],
+    *[("POST", "/learner/checkin", r, s) for r, s in zip(ROLES, (400, 403, 400, 403, 303), strict=True)],
     *[("GET", "/manager", r, s) for r, s in zip(ROLES, (200, 403, 403, 200, 303), strict=True)],
     *[("GET", "/manager/readiness.csv", r, s) for r, s in zip(ROLES, (200, 403, 403, 200, 303), strict=True)],
     # calendar feeds: the box on the profile (own feed only: the person is always the signed-in one)

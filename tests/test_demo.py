@@ -54,6 +54,12 @@ async def test_demo_seeds_a_published_plan_and_is_left_alone_the_second_time(db,
     assert plan_from_dict(result).cohorts == stored.cohorts
     assert await ModuleCompletion.count() >= 3
     assert await Attendance.count() == 1
+    # the demo's marks and completions have their events, so its trail agrees with its state (#13)
+    from server.services.attendance_events import replay
+
+    state = {("attendance", r["session"], r["person"]): r["status"] for r in await Attendance.select()}
+    state |= {("completion", r["module"], r["person"]): "done" for r in await ModuleCompletion.select()}
+    assert await replay() == state
 
     before = await snapshot()
     env = {**os.environ}

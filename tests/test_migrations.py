@@ -20,7 +20,9 @@ from models.migrate import all_tables
 BIN = Path(sys.executable).parent
 TABLES = sorted(table._meta.tablename for table in all_tables())
 # Tables later migrations add: a database at migration 0001 has every other one.
-LATER_TABLES = {"absence", "roster_change"}  # 0004, 0007
+LATER_TABLES = {"absence", "roster_change", "attendance_event", "checkin_throttle"}  # 0004, 0007, 0008
+# What 0008 makes of the seed: one "earlier" event for the attendance mark 0002 kept and one for the completion.
+TRAIL = {"attendance_event": 2}
 FIRST_TABLES = sorted(set(TABLES) - LATER_TABLES)
 UNIQUE_INDEXES = {"attendance_session_person_unique", "module_completion_module_person_unique",
                   "membership_cohort_person_unique", "live_session_cohort_key_unique"}
@@ -51,6 +53,7 @@ SEED = [
 ]
 # What migration 0005 makes of that run: planned as of its start, no claims, nothing to cancel.
 QUEUE_COLUMNS = "SELECT status, attempts, claimed_by, cancel_requested, planned_at = started_at FROM planner_run"
+EARLIER_EVENTS = "SELECT kind, to_state, source FROM attendance_event ORDER BY id"
 SECOND_ATTENDANCE = ("INSERT INTO attendance (id, session, person, status, marked_at) VALUES "
                      "(3, 1, 2, 'late', '2027-03-01 10:07:00+00:00')")
 SECOND_COMPLETION = "INSERT INTO module_completion (id, module, person) VALUES (2, 1, 2)"
@@ -111,7 +114,11 @@ def test_upgrade_keeps_the_rows_of_a_sqlite_database_at_the_first_migration(tmp_
 
     assert result.returncode == 0, result.stderr
     assert UNIQUE_INDEXES <= sqlite_schema(path)[1]
-    assert sqlite_counts(path) == {**counts_before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0)}
+    assert sqlite_counts(path) == {**counts_before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0), **TRAIL}
+    with sqlite3.connect(path) as con:
+        assert con.execute(EARLIER_EVENTS).fetchall() == [("attendance", "present", "earlier"),
+                                                          ("completion", "done", "earlier")]
+        assert con.execute("SELECT joined_at IS NOT NULL FROM membership").fetchall() == [(1,), (1,)]
     with sqlite3.connect(path) as con:
         assert con.execute(QUEUE_COLUMNS).fetchall() == [("published", 0, "", 0, 1)]
         assert con.execute("SELECT status FROM attendance").fetchall() == [("present",)]
@@ -188,7 +195,9 @@ def test_postgres_empty_then_held_data_then_twice(tmp_path):
     before = pg_counts(url, FIRST_TABLES)
     result = cadence(url, "db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert pg_counts(url) == {**before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0)}
+    assert pg_counts(url) == {**before, "attendance": 1, **dict.fromkeys(LATER_TABLES, 0), **TRAIL}
+    assert asyncio.run(pg(url, fetch=EARLIER_EVENTS)) == [("attendance", "present", "earlier"),
+                                                          ("completion", "done", "earlier")]
     assert asyncio.run(pg(url, fetch="SELECT status FROM attendance")) == [("present",)]
     assert asyncio.run(pg(url, fetch=QUEUE_COLUMNS)) == [("published", 0, "", False, True)]
     started = asyncio.run(pg(url, fetch="SELECT starts_at FROM live_session"))

@@ -9,16 +9,27 @@ import pytest
 from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, run, sign_in, web_client
 
-from models.tables import Attendance, Membership, ModuleCompletion, Person, Program, Section, Unit
+from models.tables import (
+    Attendance,
+    AttendanceEvent,
+    Membership,
+    ModuleCompletion,
+    Person,
+    Program,
+    Section,
+    Unit,
+)
 from server.passwords import hash_password
 
 PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
                  "/cohorts/{alpha}/members/{lea_in_alpha}", "/cohorts/{alpha}/roster-update",
-                 "/profile", "/profile/feed", "/facilitator/sessions/{next}"],
+                 "/profile", "/profile/feed", "/facilitator/sessions/{next}",
+                 "/facilitator/learners/{lea}"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
-                        "/profile"],
-    "lea@example.com": ["/learner", "/profile"],
+                        "/profile", "/facilitator/sessions/{next}/checkin", "/facilitator/sessions/{next}/import",
+                        "/facilitator/learners/{lea}", "/facilitator/learners/{lea}/trail.csv"],
+    "lea@example.com": ["/learner", "/profile", "/learner/checkin"],
     "mia@example.com": ["/manager", "/manager/readiness.csv"],
 }
 
@@ -45,6 +56,13 @@ async def _world(learners: int) -> dict[str, int]:
         await Membership.update({Membership.left_at: NOW, Membership.left_by: world.designer,
                                  Membership.left_reason: "left the company"}).where(
             Membership.person.is_in(ids[::5]) & (Membership.cohort == world.alpha))
+        # check-ins the facilitator's box lists, and a trail for each (the record pages read them)
+        await AttendanceEvent.insert(*[AttendanceEvent(kind="attendance", session=world.next, person=pid, to_state="present",
+                                                       source="checkin", actor=pid, at=NOW) for pid in ids[::2]])
+    await AttendanceEvent.insert(*[AttendanceEvent(kind="completion", module=world.m_welcome, person=world.lea,
+                                                   from_state="" if i % 2 == 0 else "done",
+                                                   to_state="done" if i % 2 == 0 else "", source="manual",
+                                                   actor=world.lea, at=NOW) for i in range(learners // 10)])
     values = dict(vars(world))
     values["lea_in_alpha"] = (await Membership.select(Membership.id).where(
         (Membership.person == world.lea) & (Membership.cohort == world.alpha)).first())["id"]

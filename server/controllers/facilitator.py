@@ -1,10 +1,15 @@
-"""Facilitators: upcoming sessions, and per session a roster with prework done and attendance marking.
+"""Facilitators: upcoming sessions, and per session a roster with prework done and attendance marking, the
+self check-in box (code and QR code, polled), the meeting-report import (upload, review, save), and a
+learner's record (the attendance and completion trail, also as CSV).
 
 A facilitator reaches the sessions they run and those of cohorts they facilitate; a designer reaches all.
 Anything else is "not found", so a roster of another cohort does not even confirm that it exists.
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
@@ -13,8 +18,10 @@ from litestar.response import Redirect, Template
 
 from models.tables import Person
 from server.auth import role_guard
-from server.controllers.requests import is_htmx, now
-from server.services import attendance
+from server.controllers.forms import Form
+from server.controllers.requests import is_htmx, now, settings
+from server.errors import UserError
+from server.services import attendance, attendance_events, attendance_import, checkin, meeting_reports
 
 
 def _is_designer(person: Person) -> bool:
@@ -43,7 +50,90 @@ class FacilitatorController(Controller):
         roster = await attendance.session_roster(session_id)
         if roster is None:
             raise NotFoundException()
-        return Template("facilitator/session.html", context={"roster": roster, "choices": attendance.ATTENDANCE_CHOICES})
+        panel = await _panel(request, session_id)
+        imported = request.query_params.get("imported", "")
+        return Template("facilitator/session.html", context={
+            "roster": roster, "choices": attendance.ATTENDANCE_CHOICES, "panel": panel,
+            "imported": int(imported) if imported.isdigit() else None})
+
+    @get("/sessions/{session_id:int}/checkin")
+    async def checkin_panel(self, request: Request, session_id: FromPath[int]) -> Template:
+        """The check-in box alone: the session page polls it (new code, check-ins as they arrive)."""
+        await _check_session(request.user, session_id)
+        panel = await _panel(request, session_id)
+        if panel is None:
+            raise NotFoundException()
+        return Template("facilitator/_checkin.html", context={"panel": panel})
+
+    @get("/sessions/{session_id:int}/import")
+    async def import_page(self, request: Request, session_id: FromPath[int]) -> Template:
+        await _check_session(request.user, session_id)
+        return await _import_form(request, session_id, None)
+
+    @post("/sessions/{session_id:int}/import")
+    async def import_upload(self, request: Request, session_id: FromPath[int]) -> Template:
+        """Read the uploaded report and show the review; nothing is saved yet."""
+        await _check_session(request.user, session_id)
+        form = await request.form()
+        upload = next((f for f in form.getall("report", []) if hasattr(f, "read") and getattr(f, "filename", "")),
+                      None)
+        options = _report_options(request, form)
+        try:
+            if upload is None:
+                raise UserError("Choose the participants report file (CSV) to import.")
+            if options["error"]:
+                raise UserError(options["error"])
+            data = await upload.read(meeting_reports.LARGEST_REPORT + 1)
+            filename = upload.filename.rsplit("/", 1)[-1][:200]
+            review = await _review(session_id, data, filename, options)
+        except UserError as error:
+            return await _import_form(request, session_id, str(error), options=options, status_code=400)
+        return await _review_page(request, session_id, review, data, filename, options, None)
+
+    @post("/sessions/{session_id:int}/import/confirm")
+    async def import_confirm(self, request: Request, session_id: FromPath[int]) -> Response:
+        """Save the reviewed statuses in one transaction, or show the review again with the one problem."""
+        me: Person = request.user
+        await _check_session(me, session_id)
+        form = await request.form()
+        options = _report_options(request, form)
+        filename = str(form.get("filename", "") or "report.csv")[:200]
+        try:
+            data = base64.b64decode(str(form.get("report", "")), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        try:
+            if options["error"]:
+                raise UserError(options["error"])
+            review = await _review(session_id, data, filename, options)
+        except UserError as error:
+            return await _import_form(request, session_id, str(error), options=options, status_code=400)
+        decisions = [attendance_import.Decision(row, str(form.get(f"learner-{row.index}", "")).strip(),
+                                                str(form.get(f"status-{row.index}", "")).strip())
+                     for row in review.rows]
+        missing = {row.learner_id: str(form.get(f"missing-{row.learner_id}", "")).strip() for row in review.missing}
+        try:
+            changed = await attendance_import.apply_review(session_id, review, decisions, missing, actor=me.id,
+                                                           now=now(request))
+        except UserError as error:
+            return await _review_page(request, session_id, review, data, filename, options, str(error),
+                                      chosen=dict(form), status_code=400)
+        return Redirect(f"/facilitator/sessions/{session_id}?imported={changed}", status_code=303)
+
+    @get("/learners/{person_id:int}")
+    async def record(self, request: Request, person_id: FromPath[int]) -> Template:
+        record = await _record(request, person_id)
+        return Template("facilitator/record.html", context={"record": record})
+
+    @get("/learners/{person_id:int}/trail.csv")
+    async def record_csv(self, request: Request, person_id: FromPath[int]) -> Response:
+        record = await _record(request, person_id)
+        return Response(
+            attendance_events.events_csv(record.events, record.email),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="trail-{record.person_id}.csv"',
+                     "Cache-Control": "no-store"},
+        )
 
     @post("/sessions/{session_id:int}/attendance/{person_id:int}", status_code=200)
     async def attendance(self, request: Request, session_id: FromPath[int], person_id: FromPath[int]) -> Response:
@@ -66,3 +156,52 @@ class FacilitatorController(Controller):
             "facilitator/_roster_row.html",
             context={"row": row, "roster": roster, "choices": attendance.ATTENDANCE_CHOICES, "saved": True},
         )
+
+
+async def _panel(request: Request, session_id: int) -> checkin.Panel | None:
+    config = settings(request)
+    return await checkin.panel(session_id, secret=config.secret_key, base_url=config.base_url, now=now(request))
+
+
+async def _record(request: Request, person_id: int) -> attendance_events.LearnerRecord:
+    me: Person = request.user
+    record = await attendance_events.learner_record(person_id, viewer_id=me.id, designer=_is_designer(me))
+    if record is None:
+        raise NotFoundException()
+    return record
+
+
+def _report_options(request: Request, fields) -> dict:
+    """The zone the report's local times are read in (default: the facilitator's) and the date order."""
+    form = Form(fields)
+    zone = form.zone("timezone") if str(fields.get("timezone", "") or "").strip() else request.user.timezone
+    order = form.choice("date_order", meeting_reports.DATE_ORDERS, label="Date order") \
+        if fields.get("date_order") else meeting_reports.DATE_ORDERS[0]
+    return {"timezone": zone, "date_order": order, "error": next(iter(form.errors.values()), "")}
+
+
+async def _review(session_id: int, data: bytes, filename: str, options: dict) -> attendance_import.Review:
+    report = meeting_reports.parse_report(data, filename=filename, timezone=options["timezone"],
+                                          date_order=options["date_order"])
+    return await attendance_import.review_report(session_id, report)
+
+
+async def _import_form(request: Request, session_id: int, error: str | None, *, options: dict | None = None,
+                       status_code: int = 200) -> Template:
+    roster = await attendance.session_roster(session_id)
+    if roster is None:
+        raise NotFoundException()
+    options = options or {"timezone": request.user.timezone, "date_order": meeting_reports.DATE_ORDERS[0]}
+    return Template("facilitator/import.html", status_code=status_code, context={
+        "roster": roster, "error": error, "options": options, "date_orders": meeting_reports.DATE_ORDERS})
+
+
+async def _review_page(request: Request, session_id: int, review, data: bytes, filename: str, options: dict,
+                       error: str | None, *, chosen: dict | None = None, status_code: int = 200) -> Template:
+    roster = await attendance.session_roster(session_id)
+    if roster is None:
+        raise NotFoundException()
+    return Template("facilitator/import_review.html", status_code=status_code, context={
+        "roster": roster, "review": review, "report": base64.b64encode(data).decode(), "filename": filename,
+        "options": options, "error": error, "chosen": chosen or {}, "choices": attendance.ATTENDANCE_CHOICES,
+        "skip": attendance_import.SKIP})

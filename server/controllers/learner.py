@@ -3,6 +3,8 @@
 A learner reaches only modules of cohorts they are a learner in; anything else is "not found" (no hint
 whether it exists). Without JavaScript the done/undo forms post and redirect back to the page; with htmx
 the same URL returns the module's row plus the progress bar and next-session panel swapped out of band.
+Self check-in: /learner/checkin takes the code from the facilitator's screen (or from the QR code's URL, which
+fills the form in and, with htmx, sends it at once).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from litestar.response import Redirect, Template
 
 from models.tables import Person
 from server.auth import role_guard
-from server.controllers.requests import is_htmx, now, settings
-from server.services import learning
+from server.controllers.requests import is_htmx, now, page_or_fragment, settings
+from server.errors import UserError
+from server.services import checkin, learning
 from server.services.feeds import feed_box
 
 
@@ -29,7 +32,33 @@ class LearnerController(Controller):
         me: Person = request.user
         schedule = await learning.learner_schedule(me.id, now=now(request))
         feed = await feed_box(me.id, settings(request), now=now(request))
-        return Template("learner/page.html", context={"schedule": schedule, "feed": feed})
+        open_now = await checkin.open_windows(me.id, now=now(request))
+        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "checkin_open": open_now})
+
+    @get("/checkin")
+    async def checkin_page(self, request: Request) -> Template:
+        session = request.query_params.get("session", "")
+        code = request.query_params.get("code", "")[:20]
+        return Template("learner/checkin.html", context={
+            "session": session if session.isdigit() else "", "code": code, "auto": bool(session and code),
+            "result": None, "error": None})
+
+    @post("/checkin", status_code=200)
+    async def checkin(self, request: Request) -> Template:
+        me: Person = request.user
+        form = await request.form()
+        session = str(form.get("session", "") or "").strip()
+        code = str(form.get("code", "") or "")[:20]
+        context = {"session": session if session.isdigit() else "", "code": code, "auto": False,
+                   "result": None, "error": None}
+        try:
+            context["result"] = await checkin.check_in(
+                me.id, code, session_id=int(session) if session.isdigit() else None,
+                secret=settings(request).secret_key, now=now(request), timezone=me.timezone)
+        except UserError as error:
+            context["error"] = str(error)
+        return page_or_fragment(request, "learner/checkin.html", "learner/_checkin_form.html", context,
+                                failed=context["error"] is not None)
 
     @post("/modules/{module_id:int}/done", status_code=200)
     async def done(self, request: Request, module_id: FromPath[int]) -> Response:

@@ -16,6 +16,7 @@ from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
 from server.services import programs
+from server.services.attendance import ATTENDANCE_SETTINGS
 from server.services.importing import import_problem
 from server.services.programs import UnitsLocked
 
@@ -33,6 +34,9 @@ SETTINGS = tuple(
     (field, LABELS[field], low, high, getattr(PlannerProgram, field))
     for field, (low, high) in PROGRAM_NUMBERS.items()
 )
+# ... and the attendance settings (check-in window, late, present share, automatic absences), which only the
+# pages use: they are not part of the program file
+SETTINGS += ATTENDANCE_SETTINGS
 MAX_UPLOAD_BYTES = 1_000_000
 
 

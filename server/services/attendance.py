@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from models.tables import Attendance, LiveSession
+from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
 from server.db import write_transaction
+from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
     SessionRow,
@@ -18,6 +19,14 @@ from server.services.schedule import (
 )
 
 ATTENDANCE_CHOICES = tuple(status.value for status in Attendance.Status)
+# A program's attendance settings: (field, label, low, high, default); the defaults are the columns'.
+ATTENDANCE_SETTINGS = (
+    ("checkin_opens_minutes", "Check-in opens before the start (minutes)", 0, 120, 10),
+    ("checkin_closes_minutes", "Check-in closes after the start (minutes)", 0, 240, 15),
+    ("late_after_minutes", "Late after the start (minutes)", 0, 240, 5),
+    ("present_share_percent", "Present: share of the session in a meeting report (%)", 1, 100, 50),
+    ("absent_after_minutes", "Unmarked learners absent this long after the end (minutes, 0 = never)", 0, 10080, 0),
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:
 async def mark_attendance(
     session_id: int, learner_id: int, status: str, *, marked_by: int, now: datetime
 ) -> RosterRow | None:
-    """Record one learner's attendance (one row per session and learner, replaced atomically).
+    """Record one learner's attendance by hand (one row per session and learner, replaced atomically), with
+    its event in the trail when the status changes.
 
     Returns None, writing nothing, when the learner is not in the session's section (checked first, so an
     outsider is "not found" whatever the status); raises ValueError for an unknown status.
@@ -117,14 +127,80 @@ async def mark_attendance(
             return None
         if status not in ATTENDANCE_CHOICES:
             raise ValueError(f"status: expected one of {', '.join(ATTENDANCE_CHOICES)}, got {status!r}")
-        # INSERT .. ON CONFLICT DO UPDATE on the unique (session, person) index: two facilitators marking at
-        # once leave one row with the last status, never a duplicate or a lost insert.
+        await write_marks(session_id, {learner_id: status}, source=AttendanceEvent.Source.manual.value,
+                          actor=marked_by, now=now)
+        return await roster_row(session_id, learner_id)
+
+
+async def write_marks(session_id: int, marks: dict[int, str], *, source: str, actor: int | None, now: datetime,
+                      notes: dict[int, str] | None = None, only_unmarked: bool = False) -> dict[int, str]:
+    """Set learners' attendance at one session and append an event for each real change; call inside a write
+    transaction, with the learners already checked. `only_unmarked` leaves every existing mark as it is (self
+    check-in, automatic absences). Returns learner -> new status for the marks that changed."""
+    if not marks:
+        return {}
+    await lock_for_change(session=session_id)
+    current = {
+        row["person"]: row["status"]
+        for row in await Attendance.select(Attendance.person, Attendance.status).where(
+            (Attendance.session == session_id) & Attendance.person.is_in(sorted(marks))
+        )
+    }
+    changed = {
+        person: status for person, status in marks.items()
+        if current.get(person, "") != status and not (only_unmarked and person in current)
+    }
+    for person, status in sorted(changed.items()):
+        # INSERT .. ON CONFLICT DO UPDATE on the unique (session, person) index: never a duplicate row.
         await Attendance.insert(
-            Attendance(session=session_id, person=learner_id, status=status, marked_by=marked_by, marked_at=now)
+            Attendance(session=session_id, person=person, status=status, marked_by=actor, marked_at=now)
         ).on_conflict(
             target=(Attendance.session, Attendance.person),
             action="DO UPDATE",
             values=[Attendance.status, Attendance.marked_by, Attendance.marked_at],
         )
-        return await roster_row(session_id, learner_id)
+    await record_change(
+        [Change(person=person, session=session_id, from_state=current.get(person, ""), to_state=status,
+                note=(notes or {}).get(person, "")) for person, status in sorted(changed.items())],
+        source=source, actor=actor, now=now,
+    )
+    return changed
 
+
+AUTOMATIC_LOOKBACK = timedelta(days=7)  # sessions that ended longer ago are left alone (see mark_absent_after_grace)
+
+
+async def mark_absent_after_grace(*, now: datetime) -> int:
+    """Mark absent every learner with no mark on a session whose program's grace period (absent_after_minutes
+    after its end; 0 = off) is over; returns how many marks were written. Idempotent (an existing mark is never
+    touched, so two workers running it at once, or twice, write each mark once) and never marks a learner
+    who joined the cohort after the session started. Only sessions that ended within AUTOMATIC_LOOKBACK are
+    considered, so turning the setting on does not rewrite a program's old history."""
+    check_aware(now)
+    sessions = await LiveSession.select(
+        LiveSession.id, LiveSession.cohort, LiveSession.section, LiveSession.starts_at, LiveSession.ends_at,
+        LiveSession.cohort.program.absent_after_minutes.as_alias("grace"),
+    ).where(
+        (LiveSession.status == LiveSession.Status.scheduled.value) & (LiveSession.ends_at <= now)
+        & (LiveSession.ends_at > now - AUTOMATIC_LOOKBACK) & (LiveSession.cohort.program.absent_after_minutes > 0)
+    ).order_by(LiveSession.starts_at)
+    written = 0
+    for session in sessions:
+        if session["ends_at"] + timedelta(minutes=session["grace"]) > now:
+            continue
+        members = await Membership.select(Membership.person, Membership.joined_at).where(
+            (Membership.section == session["section"]) & (Membership.cohort == session["cohort"])
+            & (Membership.role == Membership.Role.learner.value) & Membership.left_at.is_null()
+        )
+        eligible = [m["person"] for m in members if m["joined_at"] is not None
+                    and m["joined_at"] <= session["starts_at"]]
+        if not eligible:
+            continue
+        async with write_transaction():
+            changed = await write_marks(
+                session["id"], dict.fromkeys(eligible, Attendance.Status.absent.value),
+                source=AttendanceEvent.Source.automatic.value, actor=None, now=now, only_unmarked=True,
+                notes=dict.fromkeys(eligible, f"no mark {session['grace']} min after the session ended"),
+            )
+        written += len(changed)
+    return written

@@ -154,6 +154,7 @@ async def _upsert_cohort(cohort: p.Cohort, program_id: int, person_ids: dict[str
         Cohort.blackout: [day.isoformat() for day in cohort.blackout],
     }
     row = await Cohort.select(Cohort.id, Cohort.status).where(Cohort.name == cohort.name).first()
+    joined: dict[int, object] = {}  # person -> joined_at, kept for members imported again
     if row is None:
         new = Cohort(name=cohort.name, **{column._meta.name: value for column, value in values.items()})
         await new.save()
@@ -165,6 +166,8 @@ async def _upsert_cohort(cohort: p.Cohort, program_id: int, person_ids: dict[str
             )
         cohort_id = row["id"]
         await Cohort.update(values).where(Cohort.id == cohort_id)
+        joined = {m["person"]: m["joined_at"] for m in await Membership.select(
+            Membership.person, Membership.joined_at).where(Membership.cohort == cohort_id)}
         await Membership.delete().where(Membership.cohort == cohort_id)
     memberships = []
     for member in cohort.members:
@@ -176,8 +179,10 @@ async def _upsert_cohort(cohort: p.Cohort, program_id: int, person_ids: dict[str
                 manager_id = manager_id and manager_id["id"]
             if manager_id is None:
                 raise UserError(f"cohort {cohort.name!r}: {member.email}'s manager {member.manager} is not known")
-        memberships.append(Membership(cohort=cohort_id, person=person_ids[member.email.lower()],
-                                      role=member.role.value, manager=manager_id))
+        person_id = person_ids[member.email.lower()]
+        kept = {"joined_at": joined[person_id]} if joined.get(person_id) is not None else {}
+        memberships.append(Membership(cohort=cohort_id, person=person_id, role=member.role.value,
+                                      manager=manager_id, **kept))
     if memberships:
         await Membership.insert(*memberships)
     return cohort_id

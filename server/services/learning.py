@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.tables import LiveSession, ModuleCompletion
+from models.tables import AttendanceEvent, LiveSession, ModuleCompletion
 from server.db import write_transaction
+from server.services.attendance_events import DONE, Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
     ModuleRow,
@@ -67,8 +68,12 @@ async def set_module_done(person_id: int, module_id: int, done: bool, *, now: da
     """Mark a module done (idempotent) or undo it. None, and nothing written, when it is not the learner's."""
     check_aware(now)
     async with write_transaction():
-        if await learner_module(person_id, module_id, now=now) is None:
+        before = await learner_module(person_id, module_id, now=now)
+        if before is None:
             return None
+        await lock_for_change(module=module_id)
+        was_done = bool(await ModuleCompletion.count().where(
+            (ModuleCompletion.module == module_id) & (ModuleCompletion.person == person_id)))
         if done:
             await ModuleCompletion.insert(
                 ModuleCompletion(module=module_id, person=person_id, completed_at=now)
@@ -77,6 +82,11 @@ async def set_module_done(person_id: int, module_id: int, done: bool, *, now: da
             await ModuleCompletion.delete().where(
                 (ModuleCompletion.module == module_id) & (ModuleCompletion.person == person_id)
             )
+        await record_change(
+            [Change(person=person_id, module=module_id, from_state=DONE if was_done else "",
+                    to_state=DONE if done else "")],
+            source=AttendanceEvent.Source.manual.value, actor=person_id, now=now,
+        )
         return await learner_module(person_id, module_id, now=now)
 
 
