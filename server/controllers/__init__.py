@@ -39,4 +39,10 @@ ROUTES += [FeedController, FeedSettingsController]
 from server.controllers.my_absences import MyAbsenceController  # noqa: E402
 
 ROUTES.append(MyAbsenceController)
+from server.controllers.board import BoardController  # noqa: E402
+
+ROUTES.append(BoardController)
+from server.controllers.feedback import FeedbackController  # noqa: E402
+
+ROUTES.append(FeedbackController)
 # --- end of appended routes -------------------------------------------------------------------------------
