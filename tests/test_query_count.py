@@ -9,15 +9,28 @@ import pytest
 from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, run, sign_in, web_client
 
-from models.tables import Attendance, Membership, ModuleCompletion, Person, Program, Section, Unit
+from models.tables import (
+    Answer,
+    Attendance,
+    Membership,
+    ModuleCompletion,
+    Person,
+    Program,
+    Question,
+    Section,
+    SessionFeedback,
+    SessionMaterial,
+    Unit,
+)
 from server.passwords import hash_password
 
 PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
-                 "/profile", "/profile/feed", "/facilitator/sessions/{next}"],
+                 "/profile", "/profile/feed", "/facilitator/sessions/{next}", "/feedback", "/feedback/feedback.csv",
+                 "/board/{alpha}"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
-                        "/profile"],
-    "lea@example.com": ["/learner", "/profile"],
+                        "/profile", "/board/{alpha}"],
+    "lea@example.com": ["/learner", "/profile", "/learner/sessions/{past}", "/board/{alpha}"],
     "mia@example.com": ["/manager", "/manager/readiness.csv"],
 }
 
@@ -40,6 +53,15 @@ async def _world(learners: int) -> dict[str, int]:
                                         for pid in ids[::2]])
         await Attendance.insert(*[Attendance(session=world.past, person=pid, status="present",
                                              marked_by=world.fay, marked_at=NOW) for pid in ids[::3]])
+        # after the session: everyone's feedback, a question from every third learner with an answer each
+        await SessionFeedback.insert(*[SessionFeedback(session=world.past, person=pid, rating=1 + pid % 5,
+                                                       comment=f"c{pid}", created_at=NOW, updated_at=NOW) for pid in ids])
+        await Question.insert(*[Question(cohort=world.alpha, author=pid, title=f"Q{pid}", body="**b**",
+                                         module=world.m_tour, created_at=NOW) for pid in ids[::3]])
+        questions = [row["id"] for row in await Question.select(Question.id)]
+        await Answer.insert(*[Answer(question=q, author=world.fay, body="a", created_at=NOW) for q in questions])
+    await SessionMaterial.insert(*[SessionMaterial(session=world.past, kind="notes", title=f"M{i}", text="t")
+                                   for i in range(max(1, learners // 20))])
     values = dict(vars(world))
     values["program"] = (await Program.select(Program.id).first())["id"]
     values["unit"] = (await Unit.select(Unit.id).first())["id"]
