@@ -33,7 +33,8 @@ class LearnerController(Controller):
         schedule = await learning.learner_schedule(me.id, now=now(request))
         feed = await feed_box(me.id, settings(request), now=now(request))
         followup = await learner_followup(me.id, schedule.sessions, now=now(request))
-        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "followup": followup})
+        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "followup": followup,
+                                                      "ratings": feedback.RATINGS})
 
     @get("/sessions/{session_id:int}")
     async def session(self, request: Request, session_id: FromPath[int]) -> Template:
