@@ -97,6 +97,7 @@ class Program(Table):
     late_after_minutes = Integer(default=5)  # after the start
     present_share_percent = Integer(default=50)
     absent_after_minutes = Integer(default=0)  # after the end; 0 = no automatic absences
+    support = Varchar(length=500, default="")  # the support contact learners see: an email or an http(s) URL
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -272,6 +273,58 @@ class CheckinThrottle(Table):
     person = ForeignKey(references=Person, on_delete=OnDelete.cascade)
     bucket = Integer()  # unix time // bucket length
     attempts = Integer(default=0)
+class SessionMaterial(Table):
+    """Something left behind by a live session: a link (recording, slides, notes) and/or a short text."""
+
+    class Kind(str, Enum):
+        recording = "recording"
+        slides = "slides"
+        notes = "notes"
+        link = "link"
+
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=20, choices=Kind, default=Kind.link)
+    title = Varchar(length=200)
+    url = Varchar(length=2000, default="")  # http(s) only (server/services/materials.py checks)
+    text = Text(default="")  # Markdown, rendered sanitised
+    added_by = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SessionFeedback(Table):
+    """One learner's rating (1-5) and optional comment on one session; unique (session, person)."""
+
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    rating = Integer()
+    comment = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Question(Table):
+    """A question on a cohort's Q&A board, optionally about one of its modules or sessions (body: Markdown)."""
+
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    author = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    title = Varchar(length=200)
+    body = Text(default="")
+    module = ForeignKey(references=AsyncModule, on_delete=OnDelete.set_null, null=True)
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.set_null, null=True)
+    pinned = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    edited_at = Timestamptz(null=True, default=None)
+
+
+class Answer(Table):
+    """An answer to a question; at most one of a question's answers is `accepted` (by a facilitator)."""
+
+    question = ForeignKey(references=Question, on_delete=OnDelete.cascade, index=True)
+    author = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True)
+    body = Text()
+    accepted = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+    edited_at = Timestamptz(null=True, default=None)
 
 
 class FeedToken(Table):

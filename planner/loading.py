@@ -28,7 +28,7 @@ DEFAULT_HOURS = "09:00-17:00"
 DEFAULT_DAYS = "Mon-Fri"
 
 PROGRAM_KEYS = ("name", "id", "live_minutes", "module_max_minutes", "weekly_async_minutes",
-                "live_sessions_per_week", "prework_lead_hours", "unit")
+                "live_sessions_per_week", "prework_lead_hours", "support", "unit")
 UNIT_KEYS = ("id", "title", "minutes", "mode", "requires")
 COHORT_KEYS = ("name", "start", "weeks", "timezone", "max_sections", "min_section_size", "blackout", "roster",
                "member")
@@ -89,7 +89,31 @@ def parse_program(file: str, data: bytes) -> Program:
     if len(tables) > MAX_UNITS:
         raise InputError(file, "unit", f"at most {MAX_UNITS} [[unit]] tables, got {len(tables)}")
     units = _parse_units(file, tables)
+    if "support" in doc:
+        support = _text(file, "support", doc["support"])
+        problem = support_problem(support)
+        if problem:
+            raise InputError(file, "support", problem)
+        numbers["support"] = support
     return Program(name=name, id=program_id, units=units, **numbers)
+
+
+SUPPORT_LENGTH = 500
+
+
+def support_problem(value: str) -> str | None:
+    """What is wrong with a support contact (an email address or an http(s) URL), or None when it is fine.
+    The one rule for the program file and the program settings form."""
+    if len(value) > SUPPORT_LENGTH:
+        return f"at most {SUPPORT_LENGTH} characters"
+    if _EMAIL.match(value):
+        return None
+    lowered = value.lower()
+    if lowered.startswith(("http://", "https://")) and not any(ch.isspace() for ch in value):
+        host = value.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if host and "@" not in host:
+            return None
+    return f"expected an email address or an http(s) URL, got {_show(value)}"
 
 
 def _parse_units(file: str, tables: list[dict]) -> tuple[Unit, ...]:

@@ -74,6 +74,7 @@ class Program:
     weekly_async_minutes: int = 120
     live_sessions_per_week: int = 2
     prework_lead_hours: int = 24
+    support: str = ""  # who learners contact for help: an email address or an http(s) URL ("" = none)
 
     def unit(self, unit_id: str) -> Unit:
         for unit in self.units:

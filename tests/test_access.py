@@ -14,7 +14,7 @@ import pytest
 from readiness_helpers import build_world
 from web_helpers import PASSWORD, csrf_token, run, sign_in, web_client
 
-from models.tables import Membership, Program, Unit
+from models.tables import Answer, Membership, Program, Question, SessionMaterial, Unit
 from server.passwords import hash_password
 from server.services.planner_runs import create_run
 
@@ -152,6 +152,59 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     # the feed itself: no sign-in (the token is the credential); a wrong token is 404 for everyone
     *everyone("GET", "/feed/not-a-real-token.ics", 404, 404),
     *everyone("GET", "/feed/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.ics", 404, 404),
+    # after the live session (#15): a learner's session page and feedback, materials, the designer's report
+    *[("GET", "/learner/sessions/{past}", r, s) for r, s in zip(ROLES, (404, 403, 200, 403, 303), strict=True)],
+    ("GET", "/learner/sessions/{beta_next}", "learner", 404),  # not Lea's section
+    ("GET", "/learner/sessions/999999", "learner", 404),
+    *[("POST", "/learner/sessions/{past}/feedback", r, s) for r, s in zip(ROLES, (404, 403, 400, 403, 303), strict=True)],
+    ("POST", "/learner/sessions/{beta_next}/feedback", "learner", 404),
+    *[("POST", "/facilitator/sessions/{past}/materials", r, s)
+      for r, s in zip(ROLES, (400, 400, 403, 403, 303), strict=True)],
+    ("POST", "/facilitator/sessions/{beta_next}/materials", "facilitator", 404),
+    *[("POST", "/facilitator/sessions/{past}/materials/{material}/delete", r, s)
+      for r, s in zip(ROLES, (303, 303, 403, 403, 303), strict=True)],
+    ("POST", "/facilitator/sessions/{beta_next}/materials/{material}/delete", "facilitator", 404),
+    ("POST", "/facilitator/sessions/{past}/materials/999999/delete", "facilitator", 404),
+    *each_role("GET", "/feedback", designer=200),
+    *each_role("GET", "/feedback/feedback.csv", designer=200),
+    # the Q&A board: Lea and Fay are Alpha's; Ben (Beta) is not a learner there, so he is "not found" (404)
+    *[("GET", "/board", r, s) for r, s in zip(ROLES, (200, 303, 303, 403, 303), strict=True)],
+    *[("GET", "/board/{alpha}", r, s) for r, s in zip(ROLES, (200, 200, 200, 403, 303), strict=True)],
+    ("GET", "/board/{beta}", "learner", 404),
+    ("GET", "/board/{beta}", "facilitator", 404),
+    ("GET", "/board/999999", "designer", 404),
+    # empty forms: a missing title or body is a 400, nothing written
+    *[("POST", "/board/{alpha}/questions", r, s) for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],
+    ("POST", "/board/{beta}/questions", "learner", 404),
+    # Lea's own question: she may edit it; the facilitator and the designer moderate (delete) but do not edit
+    *[("GET", "/board/{alpha}/questions/{question}/edit", r, s)
+      for r, s in zip(ROLES, (403, 403, 200, 403, 303), strict=True)],
+    *[("POST", "/board/{alpha}/questions/{question}", r, s)
+      for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],
+    ("POST", "/board/{beta}/questions/{question}", "facilitator", 404),
+    *[("POST", "/board/{alpha}/questions/{question}/pin", r, s)
+      for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],  # no pinned field
+    *[("POST", "/board/{alpha}/questions/{question}/answers", r, s)
+      for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],
+    *[("GET", "/board/{alpha}/answers/{answer}/edit", r, s)
+      for r, s in zip(ROLES, (403, 403, 200, 403, 303), strict=True)],
+    *[("POST", "/board/{alpha}/answers/{answer}", r, s)
+      for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],
+    *[("POST", "/board/{alpha}/answers/{answer}/accept", r, s)
+      for r, s in zip(ROLES, (400, 400, 400, 403, 303), strict=True)],
+    ("GET", "/board/{alpha}/answers/999999/edit", "learner", 404),
+    # deleting: the last rows of the table, so nothing after them misses the posts (another cohort's first)
+    ("POST", "/board/{beta}/questions/{question}/delete", "facilitator", 404),
+    ("POST", "/board/{beta}/answers/{answer}/delete", "learner", 404),
+    ("POST", "/board/{alpha}/answers/{answer}/delete", "manager", 403),
+    ("POST", "/board/{alpha}/answers/{answer}/delete", None, 303),
+    ("POST", "/board/{alpha}/answers/{answer}/delete", "facilitator", 303),  # moderation
+    ("POST", "/board/{alpha}/answers/{answer}/delete", "designer", 404),  # gone already
+    ("POST", "/board/{alpha}/questions/{question}/delete", "manager", 403),
+    ("POST", "/board/{alpha}/questions/{question}/delete", None, 303),
+    ("POST", "/board/{alpha}/questions/{question}/delete", "learner", 303),  # her own
+    ("POST", "/board/{alpha}/questions/{question}/delete", "facilitator", 404),  # gone already
+    ("POST", "/board/{alpha}/questions/{question}/delete", "designer", 404),
     # --- end of appended routes -------------------------------------------------------------------------------
 ]
 
@@ -175,12 +228,28 @@ def world_ids(migrated_db) -> dict[str, int]:
     ids["lea_in_alpha"] = run(Membership.select(Membership.id).where(
         (Membership.person == ids["lea"]) & (Membership.cohort == ids["alpha"])).first())["id"]
     ids["run"] = run(create_run(ids["program"], ["Alpha"], ids["designer"], 5, now=datetime.now(UTC)))
+    # after the live session: a material on Alpha's past session, Lea's question and her answer on its board;
+    # the material's delete rows each remove it, so each of them gets a fresh one (see test_access)
+    question = Question(cohort=world.alpha, author=world.lea, title="Where?", created_at=datetime.now(UTC))
+    run(question.save())
+    answer = Answer(question=question.id, author=world.lea, body="Here.", created_at=datetime.now(UTC))
+    run(answer.save())
+    ids.update(question=question.id, answer=answer.id, material=_material(world.past))
     return ids
+
+
+def _material(session_id: int) -> int:
+    row = SessionMaterial(session=session_id, kind="notes", title="Notes", text="Notes")
+    run(row.save())
+    return row.id
 
 
 @pytest.mark.parametrize("row", ROWS, ids=_row_id)
 def test_access(world_ids, row):
     method, path, role, expected = row
+    if "{material}" in path:  # a delete row: a material of that session, fresh for each row
+        session = "beta_next" if "{beta_next}" in path else "past"
+        world_ids = {**world_ids, "material": _material(world_ids[session])}
     url = path.format(**world_ids)
     with web_client() as client:
         if role is not None:

@@ -18,7 +18,7 @@ from server.services.programs import export_program
 
 NOW = datetime(2027, 2, 1, tzinfo=UTC)
 SETTINGS = {"live_minutes": "45", "module_max_minutes": "20", "weekly_async_minutes": "90",
-            "live_sessions_per_week": "3", "prework_lead_hours": "12"}
+            "live_sessions_per_week": "3", "prework_lead_hours": "12", "support": "https://help.example.org/sales"}
 
 
 def unit_rows(program_id: int) -> list[tuple]:

@@ -10,13 +10,17 @@ from readiness_helpers import NOW, build_world
 from web_helpers import PASSWORD, run, sign_in, web_client
 
 from models.tables import (
+    Answer,
     Attendance,
     AttendanceEvent,
     Membership,
     ModuleCompletion,
     Person,
     Program,
+    Question,
     Section,
+    SessionFeedback,
+    SessionMaterial,
     Unit,
 )
 from server.passwords import hash_password
@@ -25,11 +29,12 @@ PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
                  "/cohorts/{alpha}/members/{lea_in_alpha}", "/cohorts/{alpha}/roster-update",
                  "/profile", "/profile/feed", "/facilitator/sessions/{next}",
-                 "/facilitator/learners/{lea}"],
+                 "/facilitator/learners/{lea}", "/feedback", "/feedback/feedback.csv",
+                 "/board/{alpha}"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
                         "/profile", "/facilitator/sessions/{next}/checkin", "/facilitator/sessions/{next}/import",
-                        "/facilitator/learners/{lea}", "/facilitator/learners/{lea}/trail.csv"],
-    "lea@example.com": ["/learner", "/profile", "/learner/checkin"],
+                        "/facilitator/learners/{lea}", "/facilitator/learners/{lea}/trail.csv", "/board/{alpha}"],
+    "lea@example.com": ["/learner", "/profile", "/learner/checkin", "/learner/sessions/{past}", "/board/{alpha}"],
     "mia@example.com": ["/manager", "/manager/readiness.csv"],
 }
 
@@ -59,10 +64,19 @@ async def _world(learners: int) -> dict[str, int]:
         # check-ins the facilitator's box lists, and a trail for each (the record pages read them)
         await AttendanceEvent.insert(*[AttendanceEvent(kind="attendance", session=world.next, person=pid, to_state="present",
                                                        source="checkin", actor=pid, at=NOW) for pid in ids[::2]])
+        # after the session: everyone's feedback, a question from every third learner with an answer each
+        await SessionFeedback.insert(*[SessionFeedback(session=world.past, person=pid, rating=1 + pid % 5,
+                                                       comment=f"c{pid}", created_at=NOW, updated_at=NOW) for pid in ids])
+        await Question.insert(*[Question(cohort=world.alpha, author=pid, title=f"Q{pid}", body="**b**",
+                                         module=world.m_tour, created_at=NOW) for pid in ids[::3]])
+        questions = [row["id"] for row in await Question.select(Question.id)]
+        await Answer.insert(*[Answer(question=q, author=world.fay, body="a", created_at=NOW) for q in questions])
     await AttendanceEvent.insert(*[AttendanceEvent(kind="completion", module=world.m_welcome, person=world.lea,
                                                    from_state="" if i % 2 == 0 else "done",
                                                    to_state="done" if i % 2 == 0 else "", source="manual",
                                                    actor=world.lea, at=NOW) for i in range(learners // 10)])
+    await SessionMaterial.insert(*[SessionMaterial(session=world.past, kind="notes", title=f"M{i}", text="t")
+                                   for i in range(max(1, learners // 20))])
     values = dict(vars(world))
     values["lea_in_alpha"] = (await Membership.select(Membership.id).where(
         (Membership.person == world.lea) & (Membership.cohort == world.alpha)).first())["id"]

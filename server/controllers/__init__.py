@@ -42,4 +42,10 @@ ROUTES.append(MyAbsenceController)
 from server.controllers.roster import RosterController  # noqa: E402
 
 ROUTES.append(RosterController)
+from server.controllers.board import BoardController  # noqa: E402
+
+ROUTES.append(BoardController)
+from server.controllers.feedback import FeedbackController  # noqa: E402
+
+ROUTES.append(FeedbackController)
 # --- end of appended routes -------------------------------------------------------------------------------

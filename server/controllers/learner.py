@@ -10,16 +10,18 @@ fills the form in and, with htmx, sends it at once).
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
 from server.auth import role_guard
-from server.controllers.requests import is_htmx, now, page_or_fragment, settings
+from server.controllers.forms import Form
+from server.controllers.requests import is_htmx, now, page_or_fragment, settings, wants_fragment
 from server.errors import UserError
-from server.services import checkin, learning
+from server.services import checkin, feedback, learning, materials
 from server.services.feeds import feed_box
+from server.services.session_followup import learner_followup
 
 
 class LearnerController(Controller):
@@ -33,7 +35,9 @@ class LearnerController(Controller):
         schedule = await learning.learner_schedule(me.id, now=now(request))
         feed = await feed_box(me.id, settings(request), now=now(request))
         open_now = await checkin.open_windows(me.id, now=now(request))
-        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "checkin_open": open_now})
+        followup = await learner_followup(me.id, schedule.sessions, now=now(request))
+        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "checkin_open": open_now,
+                                                      "followup": followup, "ratings": feedback.RATINGS})
 
     @get("/checkin")
     async def checkin_page(self, request: Request) -> Template:
@@ -60,6 +64,44 @@ class LearnerController(Controller):
         return page_or_fragment(request, "learner/checkin.html", "learner/_checkin_form.html", context,
                                 failed=context["error"] is not None)
 
+
+    @get("/sessions/{session_id:int}")
+    async def session(self, request: Request, session_id: FromPath[int]) -> Template:
+        """One of my sessions: when, its materials, my feedback."""
+        return Template("learner/session.html", context=await _session_context(request, session_id))
+
+    @post("/sessions/{session_id:int}/feedback", status_code=200)
+    async def feedback(self, request: Request, session_id: FromPath[int]) -> Response:
+        """A rating (1-5) and an optional comment; again, it replaces the earlier one."""
+        me: Person = request.user
+        form = await Form.read(request)
+        raw = form.text("rating", max_length=2, label="Rating")
+        comment = form.text("comment", required=False, max_length=feedback.COMMENT_LENGTH, label="Comment")
+        error = None
+        try:
+            if not form.ok:
+                raise UserError(next(iter(form.errors.values())))
+            rating = int(raw) if raw.isascii() and raw.isdigit() else 0
+            saved = await feedback.give_feedback(me.id, session_id, rating, comment, now=now(request))
+            if saved is None:
+                raise NotFoundException()
+        except UserError as refused:
+            if not await materials.learner_sees_session(me.id, session_id):
+                raise NotFoundException() from None
+            error = str(refused)
+        if wants_fragment(request):
+            context = await _session_context(request, session_id)
+            return Template("learner/_feedback.html", context={**context, "error": error, "saved": error is None,
+                                                                "compact": form.fields.get("compact") == "1"})
+        if error is not None:
+            if form.fields.get("compact") == "1":
+                raise HTTPException(status_code=400, detail=error)
+            context = await _session_context(request, session_id)
+            return Template("learner/session.html", context={**context, "error": error}, status_code=400)
+        back = (f"/learner/sessions/{session_id}" if form.fields.get("compact") != "1"
+                else f"/learner#session-{session_id}")
+        return Redirect(back, status_code=303)
+
     @post("/modules/{module_id:int}/done", status_code=200)
     async def done(self, request: Request, module_id: FromPath[int]) -> Response:
         return await _set_done(request, module_id, True)
@@ -67,6 +109,18 @@ class LearnerController(Controller):
     @post("/modules/{module_id:int}/undo", status_code=200)
     async def undo(self, request: Request, module_id: FromPath[int]) -> Response:
         return await _set_done(request, module_id, False)
+
+
+async def _session_context(request: Request, session_id: int) -> dict:
+    me: Person = request.user
+    if not await materials.learner_sees_session(me.id, session_id):
+        raise NotFoundException()
+    schedule = await learning.learner_schedule(me.id, now=now(request))
+    session = next((s for s in schedule.sessions if s.id == session_id), None)
+    if session is None:
+        raise NotFoundException()
+    followup = await learner_followup(me.id, (session,), now=now(request))
+    return {"s": session, "followup": followup, "ratings": feedback.RATINGS, "error": None, "saved": False}
 
 
 async def _set_done(request: Request, module_id: int, done: bool) -> Response:

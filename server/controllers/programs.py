@@ -8,7 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from planner.errors import InputError
-from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES, find_cycle
+from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES, find_cycle, support_problem
 from planner.problem import Mode
 from planner.problem import Program as PlannerProgram
 from server.auth import designer_only
@@ -45,6 +45,15 @@ async def program_or_404(program_id: int) -> dict:
     if row is None:
         raise NotFoundException(f"no program {program_id}")
     return row
+
+
+def read_support(form: Form) -> str:
+    """The optional support contact, checked by the program file's rule."""
+    value = form.text("support", required=False, max_length=500, label="Support contact")
+    problem = support_problem(value) if value and "support" not in form.errors else None
+    if problem:
+        form.fail("support", f"Support contact: {problem}.")
+    return value
 
 
 def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
@@ -88,6 +97,7 @@ class ProgramController(Controller):
         values = {"name": form.text("name", label="Name"), "slug": form.slug("slug")}
         for field, label, low, high, default in SETTINGS:
             values[field] = form.integer(field, low, high, default=default, label=label)
+        values["support"] = read_support(form)
         program_id = await programs.create_program(values) if form.ok else None
         if form.ok and program_id is None:
             form.fail("slug", f"A program with id {values['slug']} exists already.")
@@ -131,6 +141,7 @@ class ProgramController(Controller):
         values = {"name": form.text("name", label="Name")}
         for field, label, low, high, default in SETTINGS:
             values[field] = form.integer(field, low, high, default=default, label=label)
+        values["support"] = read_support(form)
         if not form.ok:
             context = await self._program_context(program_id, values=values, errors=form.errors)
             return Template("designer/program.html", context=context, status_code=400)

@@ -197,6 +197,7 @@ async def program_from_db(program_id: int) -> p.Program:
         weekly_async_minutes=row["weekly_async_minutes"],
         live_sessions_per_week=row["live_sessions_per_week"],
         prework_lead_hours=row["prework_lead_hours"],
+        support=row["support"] or "",
     )
 
 
