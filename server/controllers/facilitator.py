@@ -256,5 +256,7 @@ async def _materials_answer(request: Request, session_id: int, *, error: str | N
     if wants_fragment(request):
         return Template("facilitator/_materials.html", context=context)
     roster = await attendance.session_roster(session_id)
+    if roster is None:  # a designer naming a session that does not exist
+        raise NotFoundException()
     return Template("facilitator/session.html", status_code=400,
                     context={"roster": roster, "choices": attendance.ATTENDANCE_CHOICES, **context})
