@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from server.services.clock import utc_text
+from server.services.labels import session_label
 
 __all__ = ["local_text", "register", "utc_iso", "utc_text"]
 
@@ -107,6 +108,7 @@ def register(engine: JinjaTemplateEngine) -> None:
         minutes=minutes_text,
         percent=percent,
         day=day_text,
+        session_label=session_label,  # unit titles -> "Difficult calls · Case review" (services/labels.py)
     )
     env.globals.update(
         local_text=local_text,
