@@ -293,6 +293,7 @@ async def publish_run(run_id: int, *, now: datetime) -> list[str]:
         plan = pl.plan_from_dict(json_value(run["result"], {}))
         names = [c.name for c in plan.cohorts]
         rows = await Cohort.select(Cohort.id).where(Cohort.name.is_in(names) & (Cohort.program == run["program"]))
+        await variants.check_publishable(run)
         await variants.adopt_variant(run.get("variant"), run["program"], [r["id"] for r in rows])
         changes = await publish_plan(plan, [r["id"] for r in rows], now=now)
         await PlannerRun.update({PlannerRun.status: PlannerRun.Status.published, PlannerRun.changes: changes}).where(

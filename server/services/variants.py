@@ -93,7 +93,9 @@ def apply_variant(problem: p.Problem, variant: Variant, joining: p.Person | None
     for cohort in problem.cohorts:
         if variant.sections is not None:
             cohort = replace(cohort, max_sections=variant.sections)
-        if joining is not None:
+        leads = {m.email for m in cohort.facilitators}
+        # who replaces someone joins only the cohorts that person facilitates; who joins, joins every cohort
+        if joining is not None and (not variant.facilitator_out or variant.facilitator_out in leads):
             members = tuple(m for m in cohort.members
                             if not (m.role is p.Role.FACILITATOR and m.email in (variant.facilitator_out,
                                                                                  joining.email)))
@@ -171,6 +173,19 @@ async def comparison_runs(comparison_id: int) -> list[dict]:
     return await PlannerRun.select().where(PlannerRun.comparison == comparison_id).order_by(PlannerRun.id)
 
 
+async def check_publishable(run: dict) -> None:
+    """One variant of a comparison is published: the others were planned from settings that are no longer the
+    cohorts' own once it is adopted, so they are refused (a new comparison starts from the adopted ones)."""
+    if run.get("comparison") is None:
+        return
+    chosen = await PlannerRun.select(PlannerRun.id).where(
+        (PlannerRun.comparison == run["comparison"]) & (PlannerRun.id != run["id"])
+        & (PlannerRun.status == PlannerRun.Status.published)).first()
+    if chosen is not None:
+        raise UserError(f"run {chosen['id']} of this comparison is published already; compare variants again "
+                        "to choose another")
+
+
 async def adopt_variant(value, program_id: int, cohort_ids: list[int]) -> None:
     """Make the cohorts' (and their program's) settings those of the variant being published; call inside the
     publishing transaction. A program-wide change is refused while another published cohort of the program,
@@ -197,16 +212,17 @@ async def adopt_variant(value, program_id: int, cohort_ids: list[int]) -> None:
         person = await Person.select(Person.id, Person.role).where(Person.email == variant.facilitator_in).first()
         if person is None:
             raise UserError(f"the variant's facilitator {variant.facilitator_in} no longer exists")
+        out = await _person_id(variant.facilitator_out) if variant.facilitator_out else 0
         for cohort_id in cohort_ids:
-            if variant.facilitator_out:
-                await Membership.delete().where(
+            if out:
+                removed = await Membership.delete().where(
                     (Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)
-                    & (Membership.person == await _person_id(variant.facilitator_out)))
+                    & (Membership.person == out)).returning(Membership.id)
+                if not removed:  # they replace someone who does not lead this cohort: it keeps its staff
+                    continue
             if not await Membership.exists().where((Membership.cohort == cohort_id)
                                                    & (Membership.person == person["id"])):
                 await Membership(cohort=cohort_id, person=person["id"], role=Membership.Role.facilitator).save()
-        if person["role"] == Person.Role.learner:
-            await Person.update({Person.role: Person.Role.facilitator}).where(Person.id == person["id"])
 
 
 async def _person_id(email: str) -> int:
