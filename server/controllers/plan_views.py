@@ -227,6 +227,8 @@ def read_variants(form: Form, facilitators: set[str], people: set[str]) -> list[
             facilitator_in=str(form.fields.get(f"v{i}_in", "") or "").strip().lower()[:254],
             facilitator_out=str(form.fields.get(f"v{i}_out", "") or "").strip().lower()[:254],
         )
+        if i > 1 and variant.changes_nothing and not variant.label:
+            continue  # ticked but left as set: the first variant is the plan as set already
         problem = variants.check_variant(variant, facilitators, people)
         if problem:
             form.fail(f"v{i}", f"Variant {i}: {problem}")
