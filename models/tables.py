@@ -394,6 +394,10 @@ class PlannerRun(Table):
     best_coverage = Real(null=True, default=None)
     gap = Real(null=True, default=None)
     solutions = Integer(default=0)
+    # what-if variants (migration 0010): the parameters this run changes from the cohorts' own settings
+    # (server/services/variants.py), and the comparison it belongs to (the id of its first run; null alone)
+    variant = JSON(default={})
+    comparison = Integer(null=True, default=None, index=True)
 
 
 class WebSession(Table):

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from planner.loading import zone_names
 from server.services.clock import utc_text
+from server.services.labels import session_label
 
 __all__ = ["local_text", "register", "utc_iso", "utc_text"]
 
@@ -155,6 +156,7 @@ def register(engine: JinjaTemplateEngine) -> None:
         minutes=minutes_text,
         percent=percent,
         day=day_text,
+        session_label=session_label,  # unit titles -> "Difficult calls · Case review" (services/labels.py)
     )
     env.globals.update(
         local_text=local_text,

@@ -17,6 +17,7 @@ from web_helpers import PASSWORD, csrf_token, run, sign_in, web_client
 from models.tables import Answer, Membership, Program, Question, SessionMaterial, Unit
 from server.passwords import hash_password
 from server.services.planner_runs import create_run
+from server.services.variants import Variant, create_comparison
 
 EMAIL = {
     "designer": "dee@example.com",
@@ -94,6 +95,21 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     *each_role("GET", "/plans/{run}/status", designer=200),
     *each_role("POST", "/plans/{run}/publish", designer=400),  # still queued: nothing to publish
     *each_role("POST", "/plans/{run}/cancel", designer=303),
+    # seeing a plan: the run is still queued (no plan to show yet: a one-line 400); a cohort's views always draw
+    *each_role("GET", "/plans/{run}/calendar", designer=400),
+    *each_role("GET", "/plans/{run}/heatmap", designer=400),
+    *each_role("GET", "/plans/999999/calendar", designer=404),
+    *each_role("GET", "/plans/999999/heatmap", designer=404),
+    *each_role("GET", "/cohorts/{alpha}/calendar", designer=200),
+    *each_role("GET", "/cohorts/{alpha}/heatmap", designer=200),
+    *each_role("GET", "/cohorts/999999/calendar", designer=404),
+    *each_role("GET", "/cohorts/999999/heatmap", designer=404),
+    # what-if variants: the form, starting them (empty form: 400, nothing queued), a comparison and its poll
+    *each_role("GET", "/plans/variants", designer=200),
+    *each_role("POST", "/plans/variants", designer=400),
+    *each_role("GET", "/plans/variants/{comparison}", designer=200),
+    *each_role("GET", "/plans/variants/{comparison}/status", designer=200),
+    *each_role("GET", "/plans/variants/999999", designer=404),
     *each_role("GET", "/people", designer=200),
     *each_role("POST", "/people", designer=400),
     *each_role("POST", "/people/{lea}/password", designer=400),
@@ -235,6 +251,8 @@ def world_ids(migrated_db) -> dict[str, int]:
     answer = Answer(question=question.id, author=world.lea, body="Here.", created_at=datetime.now(UTC))
     run(answer.save())
     ids.update(question=question.id, answer=answer.id, material=_material(world.past))
+    ids["comparison"] = run(create_comparison(ids["program"], ["Alpha"], [Variant(sections=2)], ids["designer"], 5,
+                                              now=datetime.now(UTC)))[0]
     return ids
 
 

@@ -24,10 +24,15 @@ from models.tables import (
     Unit,
 )
 from server.passwords import hash_password
+from server.services.planner_runs import create_run, finish_run
+from server.services.published_plan import published_plan
+from server.services.variants import Variant, create_comparison
 
 PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
                  "/cohorts/{alpha}/members/{lea_in_alpha}", "/cohorts/{alpha}/roster-update",
+                 "/cohorts/{alpha}/calendar", "/cohorts/{alpha}/heatmap", "/plans/{run}", "/plans/{run}/calendar",
+                 "/plans/{run}/heatmap", "/plans/variants?cohort={alpha}", "/plans/variants/{comparison}",
                  "/profile", "/profile/feed", "/facilitator/sessions/{next}",
                  "/facilitator/learners/{lea}", "/feedback", "/feedback/feedback.csv",
                  "/board/{alpha}"],
@@ -80,6 +85,15 @@ async def _world(learners: int) -> dict[str, int]:
     values = dict(vars(world))
     values["lea_in_alpha"] = (await Membership.select(Membership.id).where(
         (Membership.person == world.lea) & (Membership.cohort == world.alpha)).first())["id"]
+    # a run and a comparison (one variant) that hold Alpha's published plan, for the plan views
+    plan = await published_plan([world.alpha])
+    values["run"] = await create_run((await Program.select(Program.id).first())["id"], ["Alpha"], world.designer, 5,
+                                     now=NOW)
+    await finish_run(values["run"], plan, None, now=NOW)
+    values["comparison"], (variant_run,) = await create_comparison(
+        (await Program.select(Program.id).first())["id"], ["Alpha"], [Variant(sections=2)], world.designer, 5,
+        now=NOW)
+    await finish_run(variant_run, plan, None, now=NOW)
     values["program"] = (await Program.select(Program.id).first())["id"]
     values["unit"] = (await Unit.select(Unit.id).first())["id"]
     return values

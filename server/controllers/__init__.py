@@ -21,6 +21,9 @@ ROUTES: list = [
 
 # --- designer pages ---------------------------------------------------------------------------------------
 ROUTES += [ProgramController, CohortController, PlanController, PeopleController]
+from server.controllers.plan_views import CohortViewController, PlanViewController  # noqa: E402
+
+ROUTES += [PlanViewController, CohortViewController]  # the week calendar, the heat map, what-if variants
 # --- end of designer pages --------------------------------------------------------------------------------
 
 # --- learner / facilitator / manager pages and calendar feeds: append below (one line per controller) ---

@@ -24,7 +24,7 @@ from server.db import is_row_id
 from server.errors import UserError
 from server.jobs import queue
 from server.services import cohorts as cohort_service
-from server.services import planner_runs
+from server.services import labels, planner_runs
 from server.services.planning import planner_people, problem_from_db
 from server.templating import local_text
 
@@ -57,6 +57,7 @@ async def result_context(run: dict) -> dict:
     emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
     people = await planner_people(emails | {e for c in plan.cohorts for s in c.sections for e in s.learners})
     by_name = {row["name"]: row for row in cohort_rows}
+    titles = await labels.unit_titles(run["program"])
     cohorts = []
     for cp in plan.cohorts:
         row = by_name.get(cp.name)
@@ -77,6 +78,8 @@ async def result_context(run: dict) -> dict:
                                     "local": local_text(session.start, person.timezone)})
             weeks[program_week(home, session.start) if home else 0].append({
                 "session": session,
+                "label": labels.plan_session_label((u.unit for u in session.units), titles),
+                "section": labels.section_label(session.section),
                 "facilitator": lead.name if lead else session.facilitator,
                 "facilitator_local": local_text(session.start, lead.timezone if lead else "UTC"),
                 "outside": outside,

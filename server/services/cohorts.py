@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.json_value import json_value
-from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun
+from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, SessionUnit
 from server.db import write_transaction
 from server.services import roster_changes
 from server.services.people import ROLE_RANK, days_from_names
@@ -60,11 +60,20 @@ async def roster_of(cohort_id: int) -> list[dict]:
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:
-    return await LiveSession.select(
+    """The cohort's sessions by start, each with the titles of its `units` in teaching order (its label)."""
+    rows = await LiveSession.select(
         *LiveSession.all_columns(),
         LiveSession.facilitator.name.as_alias("facilitator_name"),
         LiveSession.facilitator.timezone.as_alias("facilitator_zone"),
     ).where(LiveSession.cohort == cohort_id).order_by(LiveSession.starts_at)
+    titles: dict[int, list[str]] = {row["id"]: [] for row in rows}
+    if rows:
+        for unit in await SessionUnit.select(SessionUnit.session, SessionUnit.unit.title.as_alias("title")).where(
+                SessionUnit.session.is_in(list(titles))).order_by(SessionUnit.position):
+            titles[unit["session"]].append(unit["title"])
+    for row in rows:
+        row["units"] = titles[row["id"]]
+    return rows
 
 
 async def facilitators(cohort_id: int) -> list[dict]:

@@ -23,6 +23,7 @@ from planner import problem as p
 from planner.errors import InputError
 from server.db import write_transaction
 from server.errors import UserError
+from server.services import variants
 from server.services.clock import Clock, utc_text
 from server.services.publishing import publish_plan
 
@@ -209,7 +210,8 @@ async def _problem_of(row: dict) -> p.Problem:
     cohorts = await Cohort.select(Cohort.id).where(Cohort.name.is_in(names or [""]) & (Cohort.program == row["program"]))
     if not cohorts:
         raise UserError("the cohorts of this run no longer exist")
-    return await problem_from_db([c["id"] for c in cohorts], now=row["planned_at"] or row["started_at"])
+    problem = await problem_from_db([c["id"] for c in cohorts], now=row["planned_at"] or row["started_at"])
+    return await variants.apply_to(problem, row.get("variant"))  # a what-if variant's parameters, if any
 
 
 # ------------------------------------------------------------------------------------------- cancel, reap, read
@@ -279,7 +281,7 @@ def has_plan(run: dict) -> bool:
 
 async def publish_run(run_id: int, *, now: datetime) -> list[str]:
     """Publish the plan a finished run holds (one transaction); the run records what changed and becomes
-    `published`."""
+    `published`. A what-if variant's parameters become the cohorts' and program's own (variants.adopt_variant)."""
     async with write_transaction():
         run = await PlannerRun.select().where(PlannerRun.id == run_id).first()
         if run is None:
@@ -291,6 +293,8 @@ async def publish_run(run_id: int, *, now: datetime) -> list[str]:
         plan = pl.plan_from_dict(json_value(run["result"], {}))
         names = [c.name for c in plan.cohorts]
         rows = await Cohort.select(Cohort.id).where(Cohort.name.is_in(names) & (Cohort.program == run["program"]))
+        await variants.check_publishable(run)
+        await variants.adopt_variant(run.get("variant"), run["program"], [r["id"] for r in rows])
         changes = await publish_plan(plan, [r["id"] for r in rows], now=now)
         await PlannerRun.update({PlannerRun.status: PlannerRun.Status.published, PlannerRun.changes: changes}).where(
             PlannerRun.id == run_id
