@@ -39,9 +39,15 @@ class Queue:
     settings: Settings
     plan_run: TaskWrapper  # plan_run(run_id) enqueues "look at planner run N"
     reap_runs: TaskWrapper  # periodic, every minute (and at each consumer's start)
+    notify: TaskWrapper | None = None  # periodic, every minute: schedule and send emails (server/mailer.py)
 
     def nudge(self, run_id: int) -> None:
         self.plan_run(int(run_id))
+
+    def nudge_email(self) -> None:
+        """Schedule and send emails now (after a publish), not at the next minute; harmless when doubled."""
+        if self.notify is not None:
+            self.notify()
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -73,7 +79,18 @@ def build_queue(settings: Settings) -> Queue:
                                                   attempts=settings.job_attempts)):
             plan_run(run_id)
 
-    return Queue(huey, settings, plan_run, reap_runs)
+    @huey.periodic_task(crontab(minute="*"), name="notify")
+    def notify() -> None:
+        from server.mailer import notify as notify_pass
+        from server.services.clock import utc_now
+
+        scheduled, report, interrupted = asyncio.run(notify_pass(utc_now(), settings, worker=worker_name()))
+        if scheduled.created or report.sent or report.outbox or report.failed or interrupted:
+            log.info("email: %s scheduled, %s sent, %s to the outbox, %s retrying, %s failed, %s interrupted",
+                     scheduled.created, len(report.sent), len(report.outbox), len(report.retrying),
+                     len(report.failed), len(interrupted))
+
+    return Queue(huey, settings, plan_run, reap_runs, notify)
 
 
 def queue() -> Queue:

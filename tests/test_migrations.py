@@ -20,7 +20,7 @@ from models.migrate import all_tables
 BIN = Path(sys.executable).parent
 TABLES = sorted(table._meta.tablename for table in all_tables())
 # Tables later migrations add: a database at migration 0001 has every other one.
-LATER_TABLES = {"absence"}  # 0004
+LATER_TABLES = {"absence", "notification", "notification_preference", "unsubscribe_token"}  # 0004, 0011
 FIRST_TABLES = sorted(set(TABLES) - LATER_TABLES)
 UNIQUE_INDEXES = {"attendance_session_person_unique", "module_completion_module_person_unique",
                   "membership_cohort_person_unique", "live_session_cohort_key_unique"}
