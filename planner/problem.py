@@ -74,6 +74,7 @@ class Program:
     weekly_async_minutes: int = 120
     live_sessions_per_week: int = 2
     prework_lead_hours: int = 24
+    purpose: str = ""  # why the program exists, in a sentence or two: the assignment email says it
 
     def unit(self, unit_id: str) -> Unit:
         for unit in self.units:

@@ -14,10 +14,10 @@ from server.passwords import hash_password
 
 PAGES = {  # role -> paths ({...} from the world)
     "designer": ["/", "/programs", "/programs/{program}", "/programs/{program}/units/{unit}", "/cohorts", "/cohorts/{alpha}", "/people",
-                 "/profile", "/profile/feed", "/facilitator/sessions/{next}"],
+                 "/profile", "/profile/feed", "/facilitator/sessions/{next}", "/outbox", "/preferences"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
                         "/profile"],
-    "lea@example.com": ["/learner", "/profile"],
+    "lea@example.com": ["/learner", "/profile", "/preferences"],
     "mia@example.com": ["/manager", "/manager/readiness.csv"],
 }
 

@@ -39,4 +39,7 @@ ROUTES += [FeedController, FeedSettingsController]
 from server.controllers.my_absences import MyAbsenceController  # noqa: E402
 
 ROUTES.append(MyAbsenceController)
+from server.controllers.email import OutboxController, PreferencesController, UnsubscribeController  # noqa: E402
+
+ROUTES += [PreferencesController, UnsubscribeController, OutboxController]
 # --- end of appended routes -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ async def _upsert_program(program: p.Program, now: datetime) -> int:
         Program.weekly_async_minutes: program.weekly_async_minutes,
         Program.live_sessions_per_week: program.live_sessions_per_week,
         Program.prework_lead_hours: program.prework_lead_hours,
+        Program.purpose: program.purpose,  # not a planning setting: it may change while a cohort is published
     }
     row = await Program.objects().get(Program.slug == program.id)
     if row is None:

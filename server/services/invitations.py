@@ -79,3 +79,20 @@ def _description(session: dict, context: dict) -> str:
     if session.get("join_url"):
         lines += ["", f"Join: {session['join_url']}"]
     return "\n".join(lines)
+
+
+def events_of(calendar_text: str) -> list[dict]:
+    """What an invitation holds, read back with icalendar (the outbox shows it): method, uid, sequence,
+    status, summary and its start and end as UTC instants."""
+    if not calendar_text:
+        return []
+    calendar = Calendar.from_ical(calendar_text)
+    method = str(calendar.get("METHOD", ""))
+    events = []
+    for event in calendar.walk("VEVENT"):
+        events.append({"method": method, "uid": str(event.get("UID")), "sequence": int(event.get("SEQUENCE", 0)),
+                       "status": str(event.get("STATUS", "")), "summary": str(event.get("SUMMARY", "")),
+                       "start": event.decoded("DTSTART").astimezone(UTC),
+                       "end": event.decoded("DTEND").astimezone(UTC),
+                       "tzid": event["DTSTART"].params.get("TZID", "UTC")})
+    return events

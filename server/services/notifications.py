@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from piccolo.query.functions.aggregate import Count
+
 from models.json_value import json_value
 from models.tables import (
     AsyncModule,
@@ -481,8 +483,9 @@ async def _withdraw_stale(now: datetime) -> int:
 
 
 async def _schedule_digests(now: datetime, world: _World) -> int:
-    """A daily digest per person with items waiting, at the start of their next working day after the
-    earliest item is due."""
+    """A daily digest per person with items waiting: at the start of the working day on which the earliest
+    waiting item is due (the last working day before it, on a day off), carrying the items due by the next
+    day's start."""
     waiting = await Notification.select(Notification.person, Notification.due_at).where(
         (Notification.state == State.digest) & (Notification.digest_id.is_null()))
     earliest: dict[int, datetime] = {}
@@ -497,7 +500,7 @@ async def _schedule_digests(now: datetime, world: _World) -> int:
         recipient = world.people.get(person)
         if recipient is None:
             continue
-        due = _next_work_start(first, recipient)
+        due = _work_day_start(first, recipient)
         local_day = due.astimezone(ZoneInfo(recipient.timezone)).date()
         rows.append(Notification(key=f"{DAILY_DIGEST}:{person}:{local_day.isoformat()}", kind=DAILY_DIGEST,
                                  person=person, occasion=local_day.isoformat(), state=State.pending, due_at=due,
@@ -509,11 +512,15 @@ async def _schedule_digests(now: datetime, world: _World) -> int:
     return len(done)
 
 
-def _next_work_start(instant: datetime, person: Recipient) -> datetime:
+DIGEST_SPAN = timedelta(days=1)  # a digest carries the items due up to a day after it goes out
+
+
+def _work_day_start(instant: datetime, person: Recipient) -> datetime:
+    """The start of the person's working day holding `instant`, or of the last one before it."""
     day = instant.astimezone(ZoneInfo(person.timezone)).date()
     for offset in range(0, 8):
-        window = day_window(person.timezone, person.hours, day + timedelta(days=offset))
-        if window is not None and window[0] >= instant:
+        window = day_window(person.timezone, person.hours, day - timedelta(days=offset))
+        if window is not None and window[0] <= instant:
             return window[0]
     return instant
 
@@ -924,21 +931,24 @@ async def _manager_digest(row, person: Recipient, now, settings) -> dict | str:
 async def _daily_digest(row, person: Recipient, now, settings) -> dict | str:
     items = await Notification.select().where(
         (Notification.person == person.id) & (Notification.state == State.digest)
-        & (Notification.due_at <= row["due_at"])).order_by(Notification.due_at).order_by(Notification.id)
-    entries, ids = [], []
+        & (Notification.due_at <= row["due_at"] + DIGEST_SPAN)).order_by(Notification.due_at).order_by(
+        Notification.id)
+    entries, ids, gone = [], [], []
     for item in items:
-        if item["expires_at"] is not None and item["expires_at"] <= now and item["kind"] != "missed_session":
+        if item["expires_at"] is not None and item["expires_at"] <= now:
+            gone.append(item["id"])
             continue
         built = await _BUILDERS[item["kind"]](item, person, now, settings)
-        ids.append(item["id"])
         if isinstance(built, str):
+            gone.append(item["id"])
             continue
-        entries.append({"kind": item["kind"], "label": KIND[item["kind"]].label, **built})
+        ids.append(item["id"])
+        entries.append({"kind": item["kind"], "label": KIND[item["kind"]].label, "in_digest": True, **built})
+    if gone:
+        await Notification.update({Notification.state: State.skipped,
+                                   Notification.reason: "no longer relevant by digest time"}).where(
+            Notification.id.is_in(gone) & (Notification.state == State.digest))
     if not entries:
-        if ids:
-            await Notification.update({Notification.state: State.skipped,
-                                       Notification.reason: "no longer relevant by digest time"}).where(
-                Notification.id.is_in(ids) & (Notification.state == State.digest))
         return "nothing left for the digest"
     return {"entries": entries, "item_ids": ids}
 
@@ -1057,7 +1067,7 @@ async def outbox(*, state: str | None = None) -> dict:
         Notification.person.name.as_alias("person_name"), Notification.person.email.as_alias("person_email"),
         Notification.person.timezone.as_alias("person_timezone"),
     ).where(where).order_by(Notification.due_at, ascending=False).order_by(Notification.id, ascending=False).limit(PAGE)
-    counts = await Notification.select(Notification.state, Notification.id.count().as_alias("n")).group_by(
+    counts = await Notification.select(Notification.state, Count(alias="n")).group_by(
         Notification.state)
     return {"rows": rows, "counts": {c["state"]: c["n"] for c in counts}, "state": state}
 

@@ -148,6 +148,8 @@ def program_file(program: p.Program) -> str:
         if unit.requires:
             table["requires"] = list(unit.requires)
         units.append(table)
-    doc = {"name": program.name, "id": program.id, **{key: getattr(program, key) for key in PROGRAM_NUMBERS},
-           "unit": units}
+    doc = {"name": program.name, "id": program.id, **{key: getattr(program, key) for key in PROGRAM_NUMBERS}}
+    if program.purpose:
+        doc["purpose"] = program.purpose
+    doc["unit"] = units
     return tomli_w.dumps(doc)
