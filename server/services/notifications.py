@@ -309,6 +309,9 @@ def _candidates(world: _World) -> list[Candidate]:
             out.append(Candidate(f"assignment:{person}:{cohort_id}", "assignment", person, now,
                                  last_end.get(cohort_id), cohort=cohort_id))
 
+    invited_to: dict[int, list[int]] = defaultdict(list)  # session -> people who got a REQUEST
+    for person, session_id in world.invited:
+        invited_to[session_id].append(person)
     for s in world.sessions:
         cohort_id, sid, seq = s["cohort"], s["id"], s["sequence"]
         program = world.cohorts[cohort_id]["program"]
@@ -321,8 +324,8 @@ def _candidates(world: _World) -> list[Candidate]:
                 out.append(Candidate(f"invitation:{person}:{sid}:s{seq}:REQUEST", "invitation", person, now,
                                      s["ends_at"], cohort=cohort_id, session=sid, occasion=f"s{seq}",
                                      method="REQUEST", sequence=seq))
-        for (person, session_id), _sequence in world.invited.items():
-            if session_id != sid or (person, sid) in world.cancelled:
+        for person in invited_to.get(sid, ()):
+            if (person, sid) in world.cancelled:
                 continue
             if not alive or person not in attendees:
                 out.append(Candidate(f"invitation:{person}:{sid}:s{seq}:CANCEL", "invitation", person, now,
