@@ -98,7 +98,7 @@ ESCALATION_LEAD = timedelta(hours=24)
 DIGEST_HOUR = time(8, 0)  # managers' weekly digest: Monday 08:00 in the manager's zone
 MAX_ATTEMPTS = 5  # SMTP tries before a temporary failure is recorded as failed
 BACKOFF = timedelta(minutes=1)  # doubled after each failed try
-SEND_BATCH = 200
+SEND_BATCH = 50  # per pass: a pass must not hold a worker (and the planner runs queued behind it) for long
 ALIVE = ("scheduled",)
 
 
