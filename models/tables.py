@@ -100,6 +100,11 @@ class Program(Table):
     support = Varchar(length=500, default="")  # the support contact learners see: an email or an http(s) URL
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # email (migration 0011): why the program exists, in the assignment email; hours before a live session
+    # that the upcoming-session reminders go out ("24,1"); the program's default mode per kind of email
+    purpose = Text(default="")
+    reminder_hours = Varchar(length=40, default="24,1")
+    notification_defaults = JSON(default={})
 
 
 class Unit(Table):
@@ -427,3 +432,78 @@ class RosterChange(Table):
     person = ForeignKey(references=Person, on_delete=OnDelete.set_null, null=True, index=True)
     cohort = ForeignKey(references=Cohort, on_delete=OnDelete.set_null, null=True, index=True)
     details = Text(default="")
+class Notification(Table):
+    """One email to one person: the record that it is due, was sent, skipped or failed (STYLE 15).
+
+    `key` is unique per (kind, person, subject, occasion), so scheduling it twice, from two workers at once,
+    makes one row. pending -> sending (claimed with a conditional update) -> sent / outbox (no SMTP server
+    configured) / failed; pending -> skipped (its moment had passed) / withdrawn (a re-plan moved or
+    cancelled its subject) / digest (waits for the person's daily digest) -> digested. A row left in
+    `sending` by a worker that died becomes `unknown`: the server may have accepted it, so it is reported and
+    never sent again on its own.
+    """
+
+    class State(str, Enum):
+        pending = "pending"
+        sending = "sending"
+        sent = "sent"
+        outbox = "outbox"
+        failed = "failed"
+        unknown = "unknown"
+        skipped = "skipped"
+        withdrawn = "withdrawn"
+        digest = "digest"
+        digested = "digested"
+
+    key = Varchar(length=300, unique=True)
+    kind = Varchar(length=40, index=True)
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, null=True)
+    session = ForeignKey(references=LiveSession, on_delete=OnDelete.cascade, null=True, index=True)
+    module = ForeignKey(references=AsyncModule, on_delete=OnDelete.cascade, null=True)
+    occasion = Varchar(length=100, default="")  # "24h", "seq 2", "2027-W10": what makes this one unique
+    method = Varchar(length=10, default="")  # invitations: REQUEST or CANCEL
+    sequence = Integer(default=0)  # invitations: the session's SEQUENCE they carry
+    state = Varchar(length=20, choices=State, default=State.pending, index=True)
+    due_at = Timestamptz()  # when it goes out (inside working hours for the kinds that ask for it)
+    expires_at = Timestamptz(null=True, default=None)  # after this it is skipped, not sent late
+    reason = Text(default="")  # why skipped, withdrawn, failed or unknown
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(null=True, default=None)
+    claimed_by = Varchar(length=200, default="")
+    claimed_at = Timestamptz(null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+    digest_id = Integer(null=True, default=None)  # the daily digest that carried it
+    recipient = Varchar(length=254, default="")  # as rendered, for the record
+    subject = Text(default="")
+    body_text = Text(default="")
+    body_html = Text(default="")
+    calendar = Text(default="")  # the text/calendar part of an invitation
+    message_id = Varchar(length=255, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class NotificationPreference(Table):
+    """A person's choice for one kind of email: immediately, in a daily digest, or off (unique per person
+    and kind, a raw index in migration 0011). Without a row, the program's default (or Cadence's) holds."""
+
+    class Mode(str, Enum):
+        immediate = "immediate"
+        digest = "digest"
+        off = "off"
+
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=40)
+    mode = Varchar(length=20, choices=Mode, default=Mode.immediate)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class UnsubscribeToken(Table):
+    """The opaque token of a one-click unsubscribe link (RFC 8058): one per person and kind; the row holds
+    SHA-256(token) for lookup, as feed tokens do, and the token is HMAC(secret key, nonce)."""
+
+    person = ForeignKey(references=Person, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=40)
+    nonce = Varchar(length=64)
+    token_hash = Varchar(length=64, unique=True, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())

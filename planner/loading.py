@@ -28,7 +28,7 @@ DEFAULT_HOURS = "09:00-17:00"
 DEFAULT_DAYS = "Mon-Fri"
 
 PROGRAM_KEYS = ("name", "id", "live_minutes", "module_max_minutes", "weekly_async_minutes",
-                "live_sessions_per_week", "prework_lead_hours", "support", "unit")
+                "live_sessions_per_week", "prework_lead_hours", "support", "purpose", "unit")
 UNIT_KEYS = ("id", "title", "minutes", "mode", "requires")
 COHORT_KEYS = ("name", "start", "weeks", "timezone", "max_sections", "min_section_size", "blackout", "roster",
                "member")
@@ -44,6 +44,7 @@ PROGRAM_NUMBERS = {
     "live_sessions_per_week": (1, 35),
     "prework_lead_hours": (0, 14 * 24),
 }
+PURPOSE_LENGTH = 1000  # characters: a sentence or two for the assignment email
 UNIT_MINUTES = (1, 600)
 WEEKS = (1, 52)
 MAX_UNITS = 200  # a program is a few dozen units; the cap keeps a pathological upload from reaching the database
@@ -95,7 +96,17 @@ def parse_program(file: str, data: bytes) -> Program:
         if problem:
             raise InputError(file, "support", problem)
         numbers["support"] = support
-    return Program(name=name, id=program_id, units=units, **numbers)
+    purpose = _purpose(file, doc["purpose"]) if "purpose" in doc else ""
+    return Program(name=name, id=program_id, units=units, purpose=purpose, **numbers)
+
+
+def _purpose(file: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InputError(file, "purpose", f"expected a string, got {_show(value)}")
+    value = value.strip()
+    if len(value) > PURPOSE_LENGTH:
+        raise InputError(file, "purpose", f"at most {PURPOSE_LENGTH} characters, got {len(value)}")
+    return value
 
 
 SUPPORT_LENGTH = 500

@@ -75,6 +75,7 @@ class Program:
     live_sessions_per_week: int = 2
     prework_lead_hours: int = 24
     support: str = ""  # who learners contact for help: an email address or an http(s) URL ("" = none)
+    purpose: str = ""  # why the program exists, in a sentence or two: the assignment email says it
 
     def unit(self, unit_id: str) -> Unit:
         for unit in self.units:

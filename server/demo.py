@@ -76,11 +76,25 @@ async def seed_demo(*, if_empty: bool, now: datetime, base_url: str, time_limit:
     changes = await publish_run(run_id, now=now)
     await _set_passwords(imported.cohort_ids, designer_id)
     await _record_progress(imported.cohort_ids, now)
+    await _email_outbox(now, base_url)
 
     for line in changes:
         out.write(line + "\n")
     _print_sign_ins(out, base_url)
     return 0
+
+
+async def _email_outbox(now: datetime, base_url: str) -> None:
+    """The emails publishing sends (enrolments, calendar invitations), rendered into the outbox the designer
+    reads under Emails: the demo never sends mail, whatever CADENCE_SMTP_URL says. Later reminders reach the
+    outbox from the worker (`make run` starts one) when they are due."""
+    from dataclasses import replace
+
+    from server.mailer import notify
+    from server.settings import Settings
+
+    settings = replace(Settings.from_env(), smtp_url="", base_url=base_url)
+    await notify(now, settings, worker="cadence demo")
 
 
 def _print_sign_ins(out, base_url: str) -> None:

@@ -40,9 +40,15 @@ class Queue:
     plan_run: TaskWrapper  # plan_run(run_id) enqueues "look at planner run N"
     reap_runs: TaskWrapper  # periodic, every minute (and at each consumer's start)
     mark_absent: TaskWrapper | None = None  # periodic, every minute: absences after the grace period
+    notify: TaskWrapper | None = None  # periodic, every minute: schedule and send emails (server/mailer.py)
 
     def nudge(self, run_id: int) -> None:
         self.plan_run(int(run_id))
+
+    def nudge_email(self) -> None:
+        """Schedule and send emails now (after a publish), not at the next minute; harmless when doubled."""
+        if self.notify is not None:
+            self.notify()
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -83,7 +89,19 @@ def build_queue(settings: Settings) -> Queue:
         if written:
             log.info("marked %s learners absent after the grace period", written)
 
-    return Queue(huey, settings, plan_run, reap_runs, mark_absent)
+
+    @huey.periodic_task(crontab(minute="*"), name="notify")
+    def notify() -> None:
+        from server.mailer import notify as notify_pass
+        from server.services.clock import utc_now
+
+        scheduled, report, interrupted = asyncio.run(notify_pass(utc_now(), settings, worker=worker_name()))
+        if scheduled.created or report.sent or report.outbox or report.failed or interrupted:
+            log.info("email: %s scheduled, %s sent, %s to the outbox, %s retrying, %s failed, %s interrupted",
+                     scheduled.created, len(report.sent), len(report.outbox), len(report.retrying),
+                     len(report.failed), len(interrupted))
+
+    return Queue(huey, settings, plan_run, reap_runs, mark_absent, notify)
 
 
 def queue() -> Queue:

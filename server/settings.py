@@ -18,6 +18,11 @@ CADENCE_PLANNER_CPUS  CP-SAT workers one planner run may use (default: this mach
 CADENCE_JOB_STALE_AFTER     seconds without a heartbeat before a running job counts as abandoned (default 30)
 CADENCE_JOB_ATTEMPTS  claims a planner run may have before it is failed (default 3)
 CADENCE_TEMPLATE_RELOAD  "1" re-reads edited templates without a restart (development only; server/templating.py)
+
+Email (server/mailer.py, docs/email.md):
+CADENCE_SMTP_URL      smtp://[USER:PASSWORD@]HOST[:PORT] (STARTTLS when the server offers it; ?starttls=required
+                      insists), smtps://... (TLS from the start, port 465); unset: messages stay in the outbox
+CADENCE_MAIL_FROM     the From address (default "Cadence <cadence@localhost>")
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class Settings:
     planner_cpus: int = 1
     job_stale_after: int = 30
     job_attempts: int = 3
+    smtp_url: str = ""
+    mail_from: str = "Cadence <cadence@localhost>"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -82,7 +89,16 @@ class Settings:
                    worker_concurrency=concurrency,
                    planner_cpus=_int(env, "CADENCE_PLANNER_CPUS", max(1, (os.cpu_count() or 1) // concurrency), 1, 256),
                    job_stale_after=_int(env, "CADENCE_JOB_STALE_AFTER", 30, 2, 3600),
-                   job_attempts=_int(env, "CADENCE_JOB_ATTEMPTS", 3, 1, 20))
+                   job_attempts=_int(env, "CADENCE_JOB_ATTEMPTS", 3, 1, 20),
+                   smtp_url=smtp_url(env),
+                   mail_from=env.get("CADENCE_MAIL_FROM") or "Cadence <cadence@localhost>")
+
+
+def smtp_url(env: dict[str, str]) -> str:
+    url = env.get("CADENCE_SMTP_URL", "").strip()
+    if url and not url.startswith(("smtp://", "smtps://")):
+        raise ConfigError("CADENCE_SMTP_URL: expected smtp://[USER:PW@]HOST[:PORT] or smtps://...")
+    return url
 
 
 def queue_url(env: dict[str, str], database: str) -> str:

@@ -149,7 +149,12 @@ def viewer(request) -> object | None:
 
 
 def register(engine: JinjaTemplateEngine) -> None:
-    env = engine.engine
+    register_environment(engine.engine)
+
+
+def register_environment(env) -> None:
+    """The filters and globals on a Jinja environment: Litestar's, and the email renderer's (server/mail.py,
+    which runs in the worker, where there is no Litestar app)."""
     env.filters.update(
         utc_iso=utc_iso,
         utc_text=utc_text,

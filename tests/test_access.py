@@ -168,6 +168,15 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     # the feed itself: no sign-in (the token is the credential); a wrong token is 404 for everyone
     *everyone("GET", "/feed/not-a-real-token.ics", 404, 404),
     *everyone("GET", "/feed/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.ics", 404, 404),
+    # email: everyone's own preferences (an empty form is a 400: nothing chosen, nothing written); the
+    # unsubscribe link needs no sign-in (the token is the credential; a wrong one is 404 for everyone); the
+    # outbox is the designer's
+    *everyone("GET", "/preferences", 200),
+    *everyone("POST", "/preferences", 400),
+    *everyone("GET", "/unsubscribe/0123456789abcdef0123456789abcdef01234567", 404, 404),
+    *everyone("POST", "/unsubscribe/0123456789abcdef0123456789abcdef01234567", 404, 404),
+    *each_role("GET", "/outbox", designer=200),
+    *each_role("GET", "/outbox/999999", designer=404),
     # after the live session (#15): a learner's session page and feedback, materials, the designer's report
     *[("GET", "/learner/sessions/{past}", r, s) for r, s in zip(ROLES, (404, 403, 200, 403, 303), strict=True)],
     ("GET", "/learner/sessions/{beta_next}", "learner", 404),  # not Lea's section

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from models_helpers import snapshot
 
-from models.tables import Attendance, Cohort, LiveSession, ModuleCompletion, Person, PlannerRun
+from models.tables import Attendance, Cohort, LiveSession, ModuleCompletion, Notification, Person, PlannerRun
 from planner.plan import plan_from_dict
 from server.demo import DEMO_PASSWORD, seed_demo
 from server.passwords import verify_password
@@ -60,6 +60,10 @@ async def test_demo_seeds_a_published_plan_and_is_left_alone_the_second_time(db,
     state = {("attendance", r["session"], r["person"]): r["status"] for r in await Attendance.select()}
     state |= {("completion", r["module"], r["person"]): "done" for r in await ModuleCompletion.select()}
     assert await replay() == state
+    # the emails publishing sends wait in the outbox (no SMTP in the demo), rendered for their recipients
+    outbox = await Notification.select().where(Notification.state == "outbox")
+    assert {row["kind"] for row in outbox} == {"assignment", "invitation"}
+    assert all(row["subject"] and row["body_html"] and row["body_text"] for row in outbox)
 
     before = await snapshot()
     env = {**os.environ}

@@ -21,7 +21,8 @@ BIN = Path(sys.executable).parent
 TABLES = sorted(table._meta.tablename for table in all_tables())
 # Tables later migrations add: a database at migration 0001 has every other one.
 LATER_TABLES = {"absence", "roster_change", "attendance_event", "checkin_throttle",
-                "session_material", "session_feedback", "question", "answer"}  # 0004, 0007, 0008, 0009
+                "session_material", "session_feedback", "question", "answer",
+                "notification", "notification_preference", "unsubscribe_token"}  # 0004, 0007-0009, 0011
 # What 0008 makes of the seed: one "earlier" event for the attendance mark 0002 kept and one for the completion.
 TRAIL = {"attendance_event": 2}
 FIRST_TABLES = sorted(set(TABLES) - LATER_TABLES)

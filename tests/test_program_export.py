@@ -98,3 +98,37 @@ async def test_a_file_program_imports_and_exports_to_the_same_program(db, exampl
         imported = await import_problem(problem, now=NOW)
         text = await export_program(imported.program_id)
         assert parse_program("exported.toml", text.encode()) == problem.program
+
+
+def test_the_purpose_goes_through_the_file_the_browser_and_back(db, examples):
+    """`purpose` (the enrolment email's "why") is read from program.toml, saved, shown and edited in the
+    browser with the email settings, and written back out."""
+    from server.services.programs import program_file
+
+    program = parse_program("program.toml", (examples / "program.toml").read_bytes())
+    assert program.purpose.startswith("New agents answer real customer tickets")
+    assert parse_program("again.toml", program_file(program).encode()) == program
+    with pytest.raises(Exception, match="purpose: at most 1000 characters"):
+        parse_program("long.toml", b'name = "P"\npurpose = "' + b"x" * 1001 + b'"\n[[unit]]\nid = "a"\n'
+                      b'title = "A"\nminutes = 10\n')
+
+    designer = make_person("dee@example.org", "designer")
+    imported = run(import_problem(Problem(program=program, cohorts=()), now=NOW))
+    with web_client(now=NOW) as client:
+        sign_in(client, designer.email)
+        page = client.get(f"/programs/{imported.program_id}")
+        assert "New agents answer real customer tickets" in page.text
+        bad = post_form(client, f"/programs/{imported.program_id}",
+                        {"name": program.name, **SETTINGS, "purpose": "Why", "reminder_hours": "24, soon"})
+        assert bad.status_code == 400 and "Reminders: &#39;soon&#39; is not a whole number" in bad.text
+        saved = post_form(client, f"/programs/{imported.program_id}",
+                          {"name": program.name, **SETTINGS, "purpose": "  So that tickets get answered.  ",
+                           "reminder_hours": "1, 48", "default_upcoming": "digest", "default_invitation": "off"})
+        assert saved.status_code == 303
+        exported = client.get(f"/programs/{imported.program_id}/program.toml").text
+    row = run(Program.select().where(Program.id == imported.program_id).first())
+    assert row["purpose"] == "So that tickets get answered." and row["reminder_hours"] == "48,1"
+    assert parse_program("export.toml", exported.encode()).purpose == "So that tickets get answered."
+    from server.services.notifications import program_defaults
+
+    assert program_defaults(row["notification_defaults"]) == {"invitation": "off", "upcoming": "digest"}

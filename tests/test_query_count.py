@@ -35,11 +35,11 @@ PAGES = {  # role -> paths ({...} from the world)
                  "/plans/{run}/heatmap", "/plans/variants?cohort={alpha}", "/plans/variants/{comparison}",
                  "/profile", "/profile/feed", "/facilitator/sessions/{next}",
                  "/facilitator/learners/{lea}", "/feedback", "/feedback/feedback.csv",
-                 "/board/{alpha}"],
+                 "/board/{alpha}", "/outbox", "/preferences"],
     "fay@example.com": ["/facilitator", "/facilitator/sessions/{next}", "/facilitator/sessions/{past}",
                         "/profile", "/facilitator/sessions/{next}/checkin", "/facilitator/sessions/{next}/import",
                         "/facilitator/learners/{lea}", "/facilitator/learners/{lea}/trail.csv", "/board/{alpha}"],
-    "lea@example.com": ["/learner", "/profile", "/learner/checkin", "/learner/sessions/{past}", "/board/{alpha}"],
+    "lea@example.com": ["/learner", "/profile", "/learner/checkin", "/learner/sessions/{past}", "/board/{alpha}", "/preferences"],
     "mia@example.com": ["/manager", "/manager/readiness.csv"],
 }
 

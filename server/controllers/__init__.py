@@ -51,4 +51,7 @@ ROUTES.append(BoardController)
 from server.controllers.feedback import FeedbackController  # noqa: E402
 
 ROUTES.append(FeedbackController)
+from server.controllers.email import OutboxController, PreferencesController, UnsubscribeController  # noqa: E402
+
+ROUTES += [PreferencesController, UnsubscribeController, OutboxController]
 # --- end of appended routes -------------------------------------------------------------------------------

@@ -149,6 +149,7 @@ class PlanController(Controller):
             await planner_runs.publish_run(run_id, now=now(request))
         except UserError as error:
             return _problem_page(str(error))
+        await anyio.to_thread.run_sync(queue().nudge_email)  # invitations go out now, not at the next minute
         return Redirect(f"/plans/{run_id}", status_code=303)
 
 

@@ -8,14 +8,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from planner.errors import InputError
-from planner.loading import PROGRAM_NUMBERS, UNIT_MINUTES, find_cycle, support_problem
+from planner.loading import PROGRAM_NUMBERS, PURPOSE_LENGTH, UNIT_MINUTES, find_cycle, support_problem
 from planner.problem import Mode
 from planner.problem import Program as PlannerProgram
 from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
-from server.services import programs
+from server.services import notifications, programs
 from server.services.attendance import ATTENDANCE_SETTINGS
 from server.services.importing import import_problem
 from server.services.programs import UnitsLocked
@@ -54,6 +54,34 @@ def read_support(form: Form) -> str:
     if problem:
         form.fail("support", f"Support contact: {problem}.")
     return value
+def read_email_settings(form: Form) -> dict:
+    """The program's email settings that the form holds (a field left out keeps its value): purpose (the
+    loader's limit), reminder hours, a default mode per kind."""
+    values = {}
+    if "purpose" in form.fields:
+        values["purpose"] = form.text("purpose", required=False, max_length=PURPOSE_LENGTH, label="Purpose")
+    if "reminder_hours" in form.fields:
+        raw = form.text("reminder_hours", required=False, max_length=40, label="Reminders")
+        try:
+            values["reminder_hours"] = ",".join(str(h) for h in notifications.reminder_hours(raw))
+        except ValueError as error:
+            form.fail("reminder_hours", f"Reminders: {error}.")
+            values["reminder_hours"] = raw
+    defaults = {}
+    for kind in notifications.KINDS:
+        chosen = str(form.fields.get(f"default_{kind.name}", "") or "")
+        if chosen and chosen in kind.modes:
+            defaults[kind.name] = chosen
+        elif chosen:
+            form.fail("reminder_hours", f"{kind.label}: choose one of {', '.join(kind.modes)}.")
+    if defaults:
+        values["notification_defaults"] = defaults
+    return values
+
+
+def email_context(values: dict) -> dict:
+    return {"email_kinds": notifications.KINDS,
+            "email_defaults": notifications.program_defaults(values.get("notification_defaults"))}
 
 
 def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
@@ -89,7 +117,8 @@ class ProgramController(Controller):
         return Template("designer/programs.html", context=await self._list_context({}, {}))
 
     async def _list_context(self, values: dict, errors: dict) -> dict:
-        return {"programs": await programs.programs(), "values": values, "errors": errors, "settings": SETTINGS}
+        return {"programs": await programs.programs(), "values": values, "errors": errors, "settings": SETTINGS,
+                **email_context(values)}
 
     @post("/")
     async def create(self, request: Request) -> Response:
@@ -98,6 +127,7 @@ class ProgramController(Controller):
         for field, label, low, high, default in SETTINGS:
             values[field] = form.integer(field, low, high, default=default, label=label)
         values["support"] = read_support(form)
+        values.update(read_email_settings(form))
         program_id = await programs.create_program(values) if form.ok else None
         if form.ok and program_id is None:
             form.fail("slug", f"A program with id {values['slug']} exists already.")
@@ -124,6 +154,7 @@ class ProgramController(Controller):
             "unit_errors": {},
         }
         context.update(extra)
+        context.update(email_context(context["values"] or program))
         return context
 
     @get("/{program_id:int}/program.toml")
@@ -142,6 +173,7 @@ class ProgramController(Controller):
         for field, label, low, high, default in SETTINGS:
             values[field] = form.integer(field, low, high, default=default, label=label)
         values["support"] = read_support(form)
+        values.update(read_email_settings(form))
         if not form.ok:
             context = await self._program_context(program_id, values=values, errors=form.errors)
             return Template("designer/program.html", context=context, status_code=400)

@@ -51,6 +51,7 @@ async def _upsert_program(program: p.Program, now: datetime) -> int:
         Program.live_sessions_per_week: program.live_sessions_per_week,
         Program.prework_lead_hours: program.prework_lead_hours,
         Program.support: program.support,  # may change while published (it is not a planning setting)
+        Program.purpose: program.purpose,  # not a planning setting: it may change while a cohort is published
     }
     row = await Program.objects().get(Program.slug == program.id)
     if row is None:

@@ -187,6 +187,7 @@ async def program_from_db(program_id: int) -> p.Program:
     return p.Program(
         name=row["name"],
         id=row["slug"],
+        purpose=row["purpose"] or "",
         units=tuple(
             p.Unit(id=u["slug"], title=u["title"], minutes=u["minutes"], mode=p.Mode(u["mode"]),
                    requires=tuple(requires[u["slug"]]))

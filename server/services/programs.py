@@ -151,5 +151,7 @@ def program_file(program: p.Program) -> str:
     doc = {"name": program.name, "id": program.id, **{key: getattr(program, key) for key in PROGRAM_NUMBERS}}
     if program.support:  # optional; TOML has no empty value the loader accepts
         doc["support"] = program.support
+    if program.purpose:
+        doc["purpose"] = program.purpose
     doc["unit"] = units
     return tomli_w.dumps(doc)
