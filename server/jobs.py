@@ -125,6 +125,10 @@ def run_consumer(*, workers: int | None = None, periodic: bool = True) -> int:
     (or another job) back. Ctrl+C / SIGINT stops it gracefully (running solves finish); SIGTERM at once."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     jobs = queue()
+    # A solve uses every core it is given; the pages must not wait for it. The worker processes Huey forks
+    # inherit this priority (CADENCE_WORKER_NICE).
+    if jobs.settings.worker_nice and hasattr(os, "nice"):
+        os.nice(jobs.settings.worker_nice)
     consumer = jobs.huey.create_consumer(workers=workers or jobs.settings.worker_concurrency,
                                          worker_type="process", periodic=periodic)
     consumer.run()

@@ -17,6 +17,8 @@ CADENCE_WORKER_CONCURRENCY  worker processes per `cadence worker` (default 1)
 CADENCE_PLANNER_CPUS  CP-SAT workers one planner run may use (default: this machine's CPUs / concurrency)
 CADENCE_JOB_STALE_AFTER     seconds without a heartbeat before a running job counts as abandoned (default 30)
 CADENCE_JOB_ATTEMPTS  claims a planner run may have before it is failed (default 3)
+CADENCE_WORKER_NICE   how much lower than the web server the job worker's CPU priority is (default 10, 0-19): on a
+                      machine they share, a solve then takes only the CPU the pages leave
 CADENCE_TEMPLATE_RELOAD  "1" re-reads edited templates without a restart (development only; server/templating.py)
 
 Email (server/mailer.py, docs/email.md):
@@ -58,6 +60,7 @@ class Settings:
     planner_cpus: int = 1
     job_stale_after: int = 30
     job_attempts: int = 3
+    worker_nice: int = 10
     smtp_url: str = ""
     mail_from: str = "Cadence <cadence@localhost>"
 
@@ -90,6 +93,7 @@ class Settings:
                    planner_cpus=_int(env, "CADENCE_PLANNER_CPUS", max(1, (os.cpu_count() or 1) // concurrency), 1, 256),
                    job_stale_after=_int(env, "CADENCE_JOB_STALE_AFTER", 30, 2, 3600),
                    job_attempts=_int(env, "CADENCE_JOB_ATTEMPTS", 3, 1, 20),
+                   worker_nice=_int(env, "CADENCE_WORKER_NICE", 10, 0, 19),
                    smtp_url=smtp_url(env),
                    mail_from=env.get("CADENCE_MAIL_FROM") or "Cadence <cadence@localhost>")
 

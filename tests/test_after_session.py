@@ -125,16 +125,18 @@ def test_only_http_links_become_materials(world, url, message):
 
 
 def test_hostile_material_text_is_neutralised_and_removal_works(world):
+    # one signed-in client at a time: on PostgreSQL two apps on two loops would share one connection pool
     with signed_in_client("fay@example.com", now=NOW) as fay:
         assert post_form(fay, f"/facilitator/sessions/{world.past}/materials",
                          {"kind": "notes", "text": HOSTILE}).status_code == 303
-        material = run(SessionMaterial.select().first())
-        with signed_in_client("lea@example.com", now=NOW) as lea:
-            html = lea.get(f"/learner/sessions/{world.past}").text
-        assert unsafe_markup(html) == []
-        assert "&lt;script&gt;" in html  # shown as text
-        assert '<a href="https://example.org/notes" target="_blank" rel="noopener noreferrer nofollow">good</a>' in html
-        assert "<strong>bold</strong>" in html
+    material = run(SessionMaterial.select().first())
+    with signed_in_client("lea@example.com", now=NOW) as lea:
+        html = lea.get(f"/learner/sessions/{world.past}").text
+    assert unsafe_markup(html) == []
+    assert "&lt;script&gt;" in html  # shown as text
+    assert '<a href="https://example.org/notes" target="_blank" rel="noopener noreferrer nofollow">good</a>' in html
+    assert "<strong>bold</strong>" in html
+    with signed_in_client("fay@example.com", now=NOW) as fay:
         gone = post_form(fay, f"/facilitator/sessions/{world.past}/materials/{material['id']}/delete")
         assert gone.status_code == 303
         assert post_form(fay, f"/facilitator/sessions/{world.past}/materials/{material['id']}/delete").status_code == 404
