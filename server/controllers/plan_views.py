@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.json_value import json_value
+from planner.errors import InputError
 from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import now, wants_fragment
@@ -150,7 +151,7 @@ class PlanViewController(Controller):
         if form.ok:
             try:  # a bad input is shown at once; the worker builds the problem again as of its request
                 await problem_from_db([r["id"] for r in rows], now=now(request))
-            except UserError as error:
+            except (UserError, InputError) as error:
                 form.fail("cohort", str(error))
         if not form.ok:
             context = await _variants_form_context(ids, dict(form.fields), form.errors)
