@@ -108,12 +108,13 @@ def test_progress_reports_improving_plans_and_stop_keeps_the_best_so_far():
 
     def progress(report: Progress) -> None:
         seen.append(report)
-        if report.elapsed >= 1.0:
+        if report.solutions >= 2:  # the first plan the solver found beyond the constructive one: stop there
             stop.set()
 
-    threading.Timer(2.0, stop.set).start()  # in case no report comes after one second
+    # Stopping on the clock (after 1 s) made this depend on the machine: a busy one had no improvement yet.
+    threading.Timer(20.0, stop.set).start()  # no improvement in 20 s of a 60 s limit is a failure below
     plan, wall = timed(generated.problem, 60, progress=progress, stop=stop)
-    assert wall < 6.0  # asked to stop after 1-2 s of a 60 s limit
+    assert wall < 25.0  # asked to stop well before the 60 s limit
     assert plan.stopped_by is StoppedBy.CANCELLED
     assert validate_plan(generated.problem, plan) == []
     objectives = [r.objective for r in seen]
