@@ -14,7 +14,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "planner runs: what-if variant parameters and their comparison"
 
 COLUMNS = (
-    ("variant", "JSON NOT NULL DEFAULT '{}'"),
+    ("variant", "JSON NOT NULL DEFAULT '{{}}'"),  # {{}}: raw() reads {} as a parameter
     ("comparison", "INTEGER DEFAULT null"),
 )
 
