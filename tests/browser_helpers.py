@@ -9,6 +9,7 @@ own process: the test process's Piccolo engine is bound to the test database).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -135,3 +136,12 @@ async def main():
 
 def launch_chromium(playwright, executable: str):
     return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+
+
+def sign_in_page(page, base: str, email: str, password: str) -> None:
+    """Sign in through the real form and wait until the browser has left the sign-in page."""
+    page.goto(f"{base}/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))

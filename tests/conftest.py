@@ -103,3 +103,13 @@ def worker(migrated_db, tmp_path_factory):
 
     with running_worker(tmp_path_factory.mktemp("worker") / "worker.log") as running:
         yield running
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> str:
+    """For tests that start a real server (browser tests): a fresh SQLite file, or on the PostgreSQL pass the
+    test database with every row deleted."""
+    if ON_POSTGRES:
+        request.getfixturevalue("db")
+        return DATABASE_URL
+    return f"sqlite:///{tmp_path / 'server.db'}"

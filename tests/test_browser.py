@@ -18,8 +18,9 @@ from browser_helpers import (
     launch_chromium,
     running_server,
     set_passwords,
+    sign_in_page,
 )
-from conftest import DATABASE_URL, ON_POSTGRES, need_chromium
+from conftest import need_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -32,15 +33,6 @@ LEARNER_NAME = "Inês Costa"
 
 
 @pytest.fixture
-def database_url(request, tmp_path) -> str:
-    """A fresh SQLite file, or on the PostgreSQL pass the test database with every row deleted."""
-    if ON_POSTGRES:
-        request.getfixturevalue("db")
-        return DATABASE_URL
-    return f"sqlite:///{tmp_path / 'browser.db'}"
-
-
-@pytest.fixture
 def shots(output_dir):
     folder = output_dir / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,11 +40,7 @@ def shots(output_dir):
 
 
 def sign_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
+    sign_in_page(page, base, email, PASSWORD)
 
 
 def photograph(page, shots, name: str, *, check_width: bool = False) -> None:

@@ -7,28 +7,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import DESKTOP, PHONE, launch_chromium, run_python, running_server
-from conftest import DATABASE_URL, ON_POSTGRES, need_chromium
+from browser_helpers import DESKTOP, PHONE, launch_chromium, run_python, running_server, sign_in_page
+from conftest import need_chromium
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-board-password"
 
 
-@pytest.fixture
-def database_url(request, tmp_path) -> str:
-    if ON_POSTGRES:
-        request.getfixturevalue("db")
-        return DATABASE_URL
-    return f"sqlite:///{tmp_path / 'board.db'}"
-
-
 def sign_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
+    sign_in_page(page, base, email, PASSWORD)
 
 
 def test_posting_a_question_and_an_answer(database_url, tmp_path, output_dir):

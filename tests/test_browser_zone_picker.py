@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import PHONE, create_designer, launch_chromium, running_server
-from conftest import DATABASE_URL, ON_POSTGRES, need_chromium
+from browser_helpers import PHONE, create_designer, launch_chromium, running_server, sign_in_page
+from conftest import need_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -16,20 +16,8 @@ PASSWORD = "browser-test-password"
 DESIGNER = "dana.designer@example.com"
 
 
-@pytest.fixture
-def database_url(request, tmp_path) -> str:
-    if ON_POSTGRES:
-        request.getfixturevalue("db")
-        return DATABASE_URL
-    return f"sqlite:///{tmp_path / 'zones.db'}"
-
-
 def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(DESIGNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"^(?!.*/signin).*$"))
+    sign_in_page(page, base, DESIGNER, PASSWORD)
 
 
 def _no_sideways_scroll(page) -> None:
