@@ -1,9 +1,13 @@
-"""The one way services open a transaction that reads then writes."""
+"""The one way services open a transaction that reads then writes, and run a hand-written read."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from piccolo.engine import engine_finder
 from piccolo.engine.sqlite import TransactionType
+from piccolo.querystring import QueryString
 
 from models.engine import is_sqlite
 
@@ -21,3 +25,26 @@ def write_transaction():
     opened inside another joins it)."""
     engine = engine_finder()
     return engine.transaction(TransactionType.immediate) if is_sqlite(engine) else engine.transaction()
+
+
+async def fetch(sql: str, *args: Any) -> list[dict]:
+    """The rows of one hand-written SELECT, `{}` marking each argument (compiled for SQLite or PostgreSQL).
+
+    For the reads on every page: building a Piccolo query costs 0.3-0.7 ms of Python per query (its column
+    copies and joins), several times what SQLite takes to answer it. Columns come back converted as Piccolo
+    converts them (timestamps aware, booleans as bool) when they are selected as plain columns. Inside a
+    transaction the query runs on the transaction's connection, like any Piccolo query.
+    """
+    engine = engine_finder()
+    rows = await engine.run_querystring(QueryString(sql, *args))
+    return rows if is_sqlite(engine) else engine.transform_response_to_dicts(rows)
+
+
+async def fetch_one(sql: str, *args: Any) -> dict | None:
+    rows = await fetch(sql, *args)
+    return rows[0] if rows else None
+
+
+def in_list(values: Sequence[Any]) -> str:
+    """The `{}` marks of an IN list (`NULL` when empty, which matches nothing)."""
+    return ", ".join("{}" for _ in values) if values else "NULL"

@@ -39,8 +39,8 @@ def _reader_engine(tmp_path):
 
 
 def test_the_sqlite_read_connection_sees_every_committed_write(tmp_path):
-    """Reads outside a transaction share one long-lived connection; each still sees what was committed before
-    it (writes go through their own connections), inside and outside transactions."""
+    """Reads outside a transaction share one long-lived connection per thread; each still sees what was committed
+    before it (writes go through their own connections), inside and outside transactions."""
     import asyncio
 
     from piccolo.querystring import QueryString
@@ -65,6 +65,11 @@ def test_the_sqlite_read_connection_sees_every_committed_write(tmp_path):
     assert asyncio.run(scenario()) == [[], ["a"], ["a", "b"], ["b"]]
     # the same engine keeps working on a second event loop (each test and CLI command runs its own)
     assert asyncio.run(names()) == ["b"]
+    # and on another thread, which opens its own connection (a sqlite3 connection is not shared across threads)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as other:
+        assert other.submit(asyncio.run, names()).result() == ["b"]
 
 
 def test_the_sqlite_read_connection_cannot_write(tmp_path):
@@ -79,4 +84,4 @@ def test_the_sqlite_read_connection_cannot_write(tmp_path):
     assert not _is_read("WITH gone AS (DELETE FROM thing RETURNING id) SELECT * FROM gone")
     engine = _reader_engine(tmp_path)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        engine._read("INSERT INTO thing (name) VALUES ('x')", [])
+        engine.read("INSERT INTO thing (name) VALUES ('x')", [])

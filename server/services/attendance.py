@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import write_transaction
+from server.db import in_list, write_transaction
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
@@ -52,12 +52,11 @@ class Roster:
 async def facilitator_sessions(person_id: int | None, *, now: datetime) -> tuple[SessionRow, ...]:
     """Sessions not yet ended that the person runs, or of cohorts they facilitate; None = every session."""
     check_aware(now)
-    where = LiveSession.ends_at > now
-    if person_id is not None:
-        cohorts = await facilitated_cohorts(person_id)
-        mine = LiveSession.facilitator == person_id
-        where = where & ((mine | LiveSession.cohort.is_in(cohorts)) if cohorts else mine)
-    return await session_rows(where)
+    if person_id is None:
+        return await session_rows("s.ends_at > {}", now)
+    cohorts = await facilitated_cohorts(person_id)
+    return await session_rows(f"s.ends_at > {{}} AND (s.facilitator = {{}} OR s.cohort IN ({in_list(cohorts)}))",
+                              now, person_id, *cohorts)
 
 
 async def may_run_session(person_id: int, session_id: int) -> bool:
@@ -72,7 +71,7 @@ async def may_run_session(person_id: int, session_id: int) -> bool:
 
 async def session_roster(session_id: int) -> Roster | None:
     """Each learner of the session's section with prework done (n of m) and attendance; None if no session."""
-    sessions = await session_rows(LiveSession.id == session_id)
+    sessions = await session_rows("s.id = {}", session_id)
     if not sessions:
         return None
     session = sessions[0]

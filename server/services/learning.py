@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.tables import AttendanceEvent, LiveSession, ModuleCompletion
-from server.db import write_transaction
+from models.tables import AttendanceEvent, ModuleCompletion
+from server.db import in_list, write_transaction
 from server.services.attendance_events import DONE, Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
@@ -38,7 +38,7 @@ async def learner_schedule(person_id: int, *, now: datetime) -> LearnerSchedule:
     section_ids = sorted({m["section"] for m in memberships if m["section"] is not None})
     modules = await module_rows(cohort_ids, person_id, now=now)
     by_id = {module.id: module for module in modules}
-    sessions = await session_rows(LiveSession.section.is_in(section_ids) if section_ids else None)
+    sessions = await session_rows(f"s.section IN ({in_list(section_ids)})" if section_ids else None, *section_ids)
     prework = await prework_by_session([s.id for s in sessions])
     sessions = tuple(
         _with_prework(session, [by_id[m] for m in prework.get(session.id, ()) if m in by_id]) for session in sessions

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from models.tables import LiveSession, SessionMaterial
-from server.db import write_transaction
+from server.db import in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
@@ -135,9 +135,10 @@ async def recent_sessions(person_id: int | None, *, now: datetime) -> tuple[Sess
     """Sessions that ended in the last RECENT_DAYS that the person runs or whose cohort they facilitate (None:
     every session), most recent last: where a facilitator leaves materials after the session."""
     check_aware(now)
-    where = (LiveSession.ends_at <= now) & (LiveSession.ends_at > now - timedelta(days=RECENT_DAYS))
-    if person_id is not None:
-        cohorts = await facilitated_cohorts(person_id)
-        mine = LiveSession.facilitator == person_id
-        where = where & ((mine | LiveSession.cohort.is_in(cohorts)) if cohorts else mine)
-    return await session_rows(where)
+    window = "s.ends_at <= {} AND s.ends_at > {}"
+    since = now - timedelta(days=RECENT_DAYS)
+    if person_id is None:
+        return await session_rows(window, now, since)
+    cohorts = await facilitated_cohorts(person_id)
+    return await session_rows(f"{window} AND (s.facilitator = {{}} OR s.cohort IN ({in_list(cohorts)}))",
+                              now, since, person_id, *cohorts)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from models.tables import AsyncModule, Attendance, LiveSession, Membership
+from server.db import in_list
 from server.services.clock import check_aware
 from server.services.schedule import SessionRow, completions, prework_by_session, session_rows
 
@@ -104,11 +105,8 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
 
     upcoming = ()
     if section_ids:
-        upcoming = await session_rows(
-            LiveSession.section.is_in(section_ids)
-            & (LiveSession.starts_at > now)
-            & (LiveSession.status == LiveSession.Status.scheduled.value)
-        )
+        upcoming = await session_rows(f"s.section IN ({in_list(section_ids)}) AND s.starts_at > {{}} AND s.status = {{}}",
+                                      *section_ids, now, LiveSession.Status.scheduled.value)
     prework = await prework_by_session([s.id for s in upcoming])
     modules = await AsyncModule.select(
         AsyncModule.id, AsyncModule.cohort, AsyncModule.title, AsyncModule.due_at

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.tables import AsyncModule, LiveSession, Membership, ModuleCompletion, SessionPrework, SessionUnit
+from models.tables import LiveSession, Membership
+from server.db import fetch, in_list
 
 
 @dataclass(frozen=True)
@@ -72,58 +73,43 @@ class SessionRow:
 
 
 async def learner_memberships(person_id: int) -> list[dict]:
-    return await Membership.select(Membership.cohort, Membership.section).where(
-        (Membership.person == person_id) & (Membership.role == Membership.Role.learner.value)
-        & Membership.left_at.is_null()
-    )
+    return await fetch(
+        "SELECT cohort, section FROM membership WHERE person = {} AND role = {} AND left_at IS NULL",
+        person_id, Membership.Role.learner.value)
 
 
 async def facilitated_cohorts(person_id: int) -> list[int]:
-    rows = await Membership.select(Membership.cohort).where(
-        (Membership.person == person_id) & (Membership.role == Membership.Role.facilitator.value)
-        & Membership.left_at.is_null()
-    )
-    return sorted({row["cohort"] for row in rows})
+    rows = await fetch(
+        "SELECT DISTINCT cohort FROM membership WHERE person = {} AND role = {} AND left_at IS NULL",
+        person_id, Membership.Role.facilitator.value)
+    return sorted(row["cohort"] for row in rows)
 
 
 async def section_learners(session_id: int) -> list[dict]:
     """id, name, email, timezone of every learner member of the session's section, by name."""
-    session = await LiveSession.select(LiveSession.section, LiveSession.cohort).where(
-        LiveSession.id == session_id
-    ).first()
-    if session is None:
-        return []
-    rows = await Membership.select(
-        Membership.person.id.as_alias("id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.person.timezone.as_alias("timezone"),
-    ).where(
-        (Membership.section == session["section"])
-        & (Membership.cohort == session["cohort"])
-        & (Membership.role == Membership.Role.learner.value)
-        & Membership.left_at.is_null()
-    )
+    rows = await fetch(
+        "SELECT p.id, p.name, p.email, p.timezone FROM live_session s"
+        " JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
+        " JOIN person p ON p.id = m.person"
+        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL",
+        session_id, Membership.Role.learner.value)
     return sorted(rows, key=lambda r: (r["name"].casefold(), r["email"]))
 
 
-async def session_rows(where) -> tuple[SessionRow, ...]:
-    if where is None:
+# The sessions a page lists: `condition` is SQL on `s` (the live_session row), `{}` for each argument.
+_SESSIONS = (
+    "SELECT s.id, s.cohort, c.name AS cohort_name, s.section, x.key AS section_key, s.starts_at, s.ends_at,"
+    " s.join_url, s.status, s.facilitator, p.name AS facilitator_name"
+    " FROM live_session s LEFT JOIN cohort c ON c.id = s.cohort LEFT JOIN section x ON x.id = s.section"
+    " LEFT JOIN person p ON p.id = s.facilitator WHERE {condition} ORDER BY s.starts_at, s.id"
+)
+
+
+async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
+    """Sessions matching `condition` (SQL on `s`, the live_session row; None: no sessions), by start."""
+    if condition is None:
         return ()
-    query = LiveSession.select(
-        LiveSession.id,
-        LiveSession.cohort,
-        LiveSession.cohort.name.as_alias("cohort_name"),
-        LiveSession.section,
-        LiveSession.section.key.as_alias("section_key"),
-        LiveSession.starts_at,
-        LiveSession.ends_at,
-        LiveSession.join_url,
-        LiveSession.status,
-        LiveSession.facilitator,
-        LiveSession.facilitator.name.as_alias("facilitator_name"),
-    ).order_by(LiveSession.starts_at).order_by(LiveSession.id)
-    rows = await query.where(where)
+    rows = await fetch(_SESSIONS.replace("{condition}", condition), *args)
     units = await _unit_titles([row["id"] for row in rows])
     return tuple(
         SessionRow(
@@ -147,9 +133,9 @@ async def session_rows(where) -> tuple[SessionRow, ...]:
 async def _unit_titles(session_ids: list[int]) -> dict[int, list[str]]:
     if not session_ids:
         return {}
-    rows = await SessionUnit.select(
-        SessionUnit.session, SessionUnit.unit.title.as_alias("title")
-    ).where(SessionUnit.session.is_in(session_ids)).order_by(SessionUnit.position)
+    rows = await fetch(
+        f"SELECT su.session, u.title FROM session_unit su JOIN unit u ON u.id = su.unit"
+        f" WHERE su.session IN ({in_list(session_ids)}) ORDER BY su.position, su.id", *session_ids)
     titles: dict[int, list[str]] = defaultdict(list)
     for row in rows:
         if row["title"] not in titles[row["session"]]:
@@ -161,10 +147,9 @@ async def prework_by_session(session_ids: list[int]) -> dict[int, list[int]]:
     """Module ids each session needs, ordered by due instant then id."""
     if not session_ids:
         return {}
-    rows = await SessionPrework.select(
-        SessionPrework.session, SessionPrework.module, SessionPrework.module.due_at.as_alias("due_at")
-    ).where(SessionPrework.session.is_in(session_ids))
-    rows.sort(key=lambda r: (r["due_at"], r["module"]))
+    rows = await fetch(
+        f"SELECT sp.session, sp.module FROM session_prework sp JOIN async_module am ON am.id = sp.module"
+        f" WHERE sp.session IN ({in_list(session_ids)}) ORDER BY am.due_at, sp.module", *session_ids)
     by_session: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         by_session[row["session"]].append(row["module"])
@@ -176,29 +161,25 @@ async def completions(person_ids: Iterable[int], module_ids: Iterable[int]) -> s
     person_ids, module_ids = sorted(set(person_ids)), sorted(set(module_ids))
     if not person_ids or not module_ids:
         return set()
-    rows = await ModuleCompletion.select(ModuleCompletion.module, ModuleCompletion.person).where(
-        ModuleCompletion.person.is_in(person_ids) & ModuleCompletion.module.is_in(module_ids)
-    )
+    rows = await fetch(
+        f"SELECT module, person FROM module_completion WHERE person IN ({in_list(person_ids)})"
+        f" AND module IN ({in_list(module_ids)})", *person_ids, *module_ids)
     return {(row["module"], row["person"]) for row in rows}
 
 
 async def module_rows(
     cohort_ids: list[int], person_id: int, *, now: datetime, module_id: int | None = None
 ) -> tuple[ModuleRow, ...]:
+    """The modules of these cohorts (or just `module_id` among them) with the person's status."""
     if not cohort_ids:
         return ()
-    where = AsyncModule.cohort.is_in(cohort_ids)
-    if module_id is not None:
-        where = where & (AsyncModule.id == module_id)
-    rows = await AsyncModule.select(
-        AsyncModule.id,
-        AsyncModule.title,
-        AsyncModule.minutes,
-        AsyncModule.release_at,
-        AsyncModule.due_at,
-        AsyncModule.cohort.name.as_alias("cohort_name"),
-    ).where(where)
-    done = await completions([person_id], [row["id"] for row in rows])
+    one = " AND am.id = {}" if module_id is not None else ""
+    rows = await fetch(
+        f"SELECT am.id, am.title, am.minutes, am.release_at, am.due_at, c.name AS cohort_name, mc.id AS done"
+        f" FROM async_module am LEFT JOIN cohort c ON c.id = am.cohort"
+        f" LEFT JOIN module_completion mc ON mc.module = am.id AND mc.person = {{}}"
+        f" WHERE am.cohort IN ({in_list(cohort_ids)}){one}",
+        person_id, *cohort_ids, *([module_id] if module_id is not None else []))
     modules = [
         ModuleRow(
             id=row["id"],
@@ -207,14 +188,13 @@ async def module_rows(
             release_at=row["release_at"],
             due_at=row["due_at"],
             cohort_name=row["cohort_name"],
-            done=(row["id"], person_id) in done,
-            overdue=row["due_at"] < now and (row["id"], person_id) not in done,
+            done=row["done"] is not None,
+            overdue=row["due_at"] < now and row["done"] is None,
         )
         for row in rows
     ]
     modules.sort(key=lambda m: (m.due_at, m.title, m.id))
     return tuple(modules)
-
 
 
 def progress_of(modules: Iterable[ModuleRow]) -> Progress:
