@@ -17,6 +17,7 @@ from litestar.stores.base import Store
 from litestar.types import Empty
 
 from models.tables import WebSession
+from server.db import fetch_one
 from server.services.clock import Clock, utc_now
 
 NO_EXPIRY = timedelta(days=365)  # rows need an expiry; "never" means a year here
@@ -59,11 +60,7 @@ class DatabaseStore(Store):
             await self.purge_expired()
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        row = (
-            await WebSession.select(WebSession.data, WebSession.expires_at)
-            .where(WebSession.key == self._key(key))
-            .first()
-        )
+        row = await fetch_one("SELECT data, expires_at FROM web_session WHERE key = {}", self._key(key))
         if row is None:
             return None
         if row["expires_at"] <= self.clock():

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import segno
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import is_row_id, write_transaction
+from server.db import fetch, is_row_id, write_transaction
 from server.errors import UserError
 from server.services.attendance import write_marks
 from server.services.clock import check_aware
@@ -120,14 +120,20 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=5, title="Check-in QR code", dark="#111")
 
 
-async def windows(where) -> list[Window]:
-    rows = await LiveSession.select(
-        LiveSession.id, LiveSession.cohort, LiveSession.section, LiveSession.starts_at, LiveSession.ends_at,
-        LiveSession.status,
-        LiveSession.cohort.program.checkin_opens_minutes.as_alias("opens"),
-        LiveSession.cohort.program.checkin_closes_minutes.as_alias("closes"),
-        LiveSession.cohort.program.late_after_minutes.as_alias("late"),
-    ).where(where).order_by(LiveSession.starts_at)
+# Each session's check-in window, from its program's settings: `condition` is SQL on `s` (the live_session row).
+_WINDOWS = (
+    "SELECT s.id, s.cohort, s.section, s.starts_at, s.ends_at, s.status, g.checkin_opens_minutes AS opens,"
+    " g.checkin_closes_minutes AS closes, g.late_after_minutes AS late"
+    " FROM live_session s JOIN cohort c ON c.id = s.cohort JOIN program g ON g.id = c.program"
+    " WHERE {condition} ORDER BY s.starts_at, s.id"
+)
+
+# The sections a person is a learner in (left members are not).
+_MY_SECTIONS = "SELECT section FROM membership WHERE person = {} AND role = {} AND left_at IS NULL"
+
+
+async def windows(condition: str, *args) -> list[Window]:
+    rows = await fetch(_WINDOWS.replace("{condition}", condition), *args)
     return [
         Window(
             session_id=row["id"], cohort_id=row["cohort"], section_id=row["section"], starts_at=row["starts_at"],
@@ -141,28 +147,22 @@ async def windows(where) -> list[Window]:
 
 
 async def window_of(session_id: int) -> Window | None:
-    found = await windows(LiveSession.id == session_id) if is_row_id(session_id) else []
+    found = await windows("s.id = {}", session_id) if is_row_id(session_id) else []
     return found[0] if found else None
 
 
 async def _learner_sections(person_id: int) -> set[int]:
-    rows = await Membership.select(Membership.section).where(
-        (Membership.person == person_id) & (Membership.role == Membership.Role.learner.value)
-        & Membership.left_at.is_null()
-    )
+    rows = await fetch(_MY_SECTIONS, person_id, Membership.Role.learner.value)
     return {row["section"] for row in rows if row["section"] is not None}
 
 
 async def open_windows(person_id: int, *, now: datetime) -> list[Window]:
-    """The learner's sessions whose check-in window is open now."""
+    """The learner's sessions whose check-in window is open now (one query)."""
     check_aware(now)
-    sections = await _learner_sections(person_id)
-    if not sections:
-        return []
     # a window is at most a day each side of the start (program settings), so this bounds the search
-    near = (LiveSession.section.is_in(sorted(sections)) & (LiveSession.starts_at > now - timedelta(days=1))
-            & (LiveSession.starts_at < now + timedelta(days=1)))
-    return [w for w in await windows(near) if w.state(now) == "open"]
+    near = await windows(f"s.section IN ({_MY_SECTIONS}) AND s.starts_at > {{}} AND s.starts_at < {{}}",
+                         person_id, Membership.Role.learner.value, now - timedelta(days=1), now + timedelta(days=1))
+    return [w for w in near if w.state(now) == "open"]
 
 
 def _local(instant: datetime, zone: str) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from models.engine import is_sqlite
 from models.tables import FeedToken, Person
-from server.db import write_transaction
+from server.db import fetch_one, write_transaction
 
 NONCE_BYTES = 32  # 256 bits of entropy; the HMAC output the URL carries is 256 bits too
 
@@ -46,8 +46,17 @@ async def _issue(person_id: int, secret_key: str, now: datetime) -> str:
     return token
 
 
+_CURRENT = "SELECT nonce FROM feed_token WHERE person = {} AND revoked_at IS NULL ORDER BY id DESC LIMIT 1"
+
+
 async def feed_token_for(person_id: int, secret_key: str, *, now: datetime) -> str:
-    """The person's current token; issues one when they have none (once, even under concurrent calls)."""
+    """The person's current token; issues one when they have none (once, even under concurrent calls).
+
+    Pages show the feed box on every visit, so the common case (a token exists) is one read, without the
+    write transaction and the lock that issuing needs."""
+    row = await fetch_one(_CURRENT, person_id)
+    if row is not None:
+        return make_token(secret_key, person_id, row["nonce"])
     async with write_transaction():
         await _lock_person(person_id)
         row = await (

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.tables import Attendance, LiveSession, SessionFeedback, SessionUnit
-from server.db import write_transaction
+from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.schedule import section_learners
@@ -101,8 +101,9 @@ async def my_feedback(person_id: int, session_ids: list[int]) -> dict[int, MyFee
     """The learner's own feedback on each of the sessions they gave it for."""
     if not session_ids:
         return {}
-    rows = await SessionFeedback.select(SessionFeedback.session, SessionFeedback.rating, SessionFeedback.comment).where(
-        (SessionFeedback.person == person_id) & SessionFeedback.session.is_in(sorted(set(session_ids))))
+    ids = sorted(set(session_ids))
+    rows = await fetch(f"SELECT session, rating, comment FROM session_feedback WHERE person = {{}}"
+                       f" AND session IN ({in_list(ids)})", person_id, *ids)
     return {r["session"]: MyFeedback(session_id=r["session"], rating=r["rating"], comment=r["comment"] or "")
             for r in rows}
 

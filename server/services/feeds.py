@@ -37,6 +37,7 @@ from models.tables import (
     SessionPrework,
     SessionUnit,
 )
+from server.db import fetch_one
 from server.services.feed_tokens import feed_urls_for
 from server.settings import Settings
 
@@ -468,7 +469,7 @@ async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed
 
 async def feed_box(person_id: int, settings: Settings, *, now: datetime) -> dict:
     """What partials/feed_link.html expects as `feed`: the person's feed URLs plus "feed_alarms"."""
-    row = await Person.select(Person.feed_alarms).where(Person.id == person_id).first()
+    row = await fetch_one("SELECT feed_alarms FROM person WHERE id = {}", person_id)
     urls = await feed_urls_for(person_id, secret_key=settings.secret_key, base_url=settings.base_url, now=now)
     return {**urls, "feed_alarms": bool(row and row["feed_alarms"])}
 

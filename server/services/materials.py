@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from models.tables import LiveSession, SessionMaterial
-from server.db import in_list, write_transaction
+from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
@@ -99,11 +99,11 @@ async def session_materials(session_ids: list[int]) -> dict[int, list[Material]]
     """Each session's materials, oldest first (one query whatever the number of sessions)."""
     if not session_ids:
         return {}
-    rows = await SessionMaterial.select(
-        SessionMaterial.all_columns(), SessionMaterial.added_by.name.as_alias("added_by_name")
-    ).where(SessionMaterial.session.is_in(sorted(set(session_ids)))).order_by(SessionMaterial.created_at).order_by(
-        SessionMaterial.id
-    )
+    ids = sorted(set(session_ids))
+    rows = await fetch(
+        f"SELECT m.id, m.session, m.kind, m.title, m.url, m.text, m.created_at, p.name AS added_by_name"
+        f" FROM session_material m LEFT JOIN person p ON p.id = m.added_by WHERE m.session IN ({in_list(ids)})"
+        f" ORDER BY m.created_at, m.id", *ids)
     by_session: dict[int, list[Material]] = defaultdict(list)
     for row in rows:
         by_session[row["session"]].append(Material(

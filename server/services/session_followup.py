@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.tables import Attendance, Cohort
+from models.tables import Attendance, Membership
+from server.db import fetch, in_list
 from server.services.clock import check_aware
 from server.services.feedback import MyFeedback, can_rate, my_feedback
 from server.services.materials import Material, session_materials
-from server.services.schedule import SessionRow, learner_memberships
+from server.services.schedule import SessionRow
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,19 @@ def support_href(contact: str) -> str:
 
 async def support_contacts(person_id: int) -> tuple[SupportContact, ...]:
     """The support contact of each program the person learns in (programs without one are left out)."""
-    cohort_ids = sorted({m["cohort"] for m in await learner_memberships(person_id)})
-    return await _support_of(cohort_ids)
+    return _support_of(await _my_cohorts(person_id))
 
 
-async def _support_of(cohort_ids: list[int]) -> tuple[SupportContact, ...]:
-    if not cohort_ids:
-        return ()
-    rows = await Cohort.select(Cohort.program.name.as_alias("name"), Cohort.program.support.as_alias("support")).where(
-        Cohort.id.is_in(cohort_ids))
-    found = {(r["name"], r["support"]) for r in rows if r["support"]}
+async def _my_cohorts(person_id: int) -> list[dict]:
+    """id, name, program name and support contact of each cohort the person is a learner in, by name."""
+    return await fetch(
+        "SELECT c.id, c.name, g.name AS program_name, g.support FROM cohort c JOIN program g ON g.id = c.program"
+        " WHERE c.id IN (SELECT cohort FROM membership WHERE person = {} AND role = {} AND left_at IS NULL)"
+        " ORDER BY c.name, c.id", person_id, Membership.Role.learner.value)
+
+
+def _support_of(cohorts: list[dict]) -> tuple[SupportContact, ...]:
+    found = {(r["program_name"], r["support"]) for r in cohorts if r["support"]}
     return tuple(SupportContact(program_name=name, contact=contact, href=support_href(contact))
                  for name, contact in sorted(found))
 
@@ -57,20 +61,16 @@ async def learner_followup(person_id: int, sessions: tuple[SessionRow, ...], *, 
     materials = await session_materials(ids)
     absent = set()
     if ids:
-        absent = {r["session"] for r in await Attendance.select(Attendance.session).where(
-            (Attendance.person == person_id) & Attendance.session.is_in(ids)
-            & (Attendance.status == Attendance.Status.absent.value))}
-    memberships = await learner_memberships(person_id)
-    cohort_ids = sorted({m["cohort"] for m in memberships})
-    boards = ()
-    if cohort_ids:
-        boards = tuple(await Cohort.select(Cohort.id, Cohort.name).where(Cohort.id.is_in(cohort_ids)).order_by(
-            Cohort.name))
+        absent = {r["session"] for r in await fetch(
+            f"SELECT session FROM attendance WHERE person = {{}} AND status = {{}} AND session IN ({in_list(ids)})",
+            person_id, Attendance.Status.absent.value, *ids)}
+    cohorts = await _my_cohorts(person_id)
+    boards = tuple({"id": c["id"], "name": c["name"]} for c in cohorts)
     return Followup(
         materials=materials,
         feedback=await my_feedback(person_id, ids),
         rateable=frozenset(s.id for s in sessions if can_rate(s.starts_at, s.cancelled, now=now) and s.id not in absent),
         missed=tuple(s for s in sessions if s.id in absent and materials.get(s.id)),
         boards=boards,
-        support=await _support_of(cohort_ids),
+        support=_support_of(cohorts),
     )
