@@ -12,7 +12,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar.plugins.jinja import JinjaTemplateEngine
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from planner.loading import zone_names
 from server.services.clock import utc_text
@@ -139,9 +139,28 @@ def _zone_choices_at(minute: datetime) -> tuple[tuple[str, str], ...]:
 def zone_choices(request=None) -> tuple[tuple[str, str], ...]:
     """(zone, label) for every IANA zone zoneinfo knows, the label with the zone's offset and local time now
     (on the app's clock, so DST is the actual date's): the time-zone picker's options, without JavaScript."""
+    return _zone_choices_at(_minute_now(request))
+
+
+def zone_options(request, value: str | None) -> Markup:
+    """The picker's <option>s with `value` selected (a value zoneinfo does not know is kept, marked so)."""
+    return _zone_options_at(_minute_now(request), value or "")
+
+
+def _minute_now(request) -> datetime:
     clock = getattr(getattr(getattr(request, "app", None), "state", None), "clock", None) if request else None
     instant = clock() if callable(clock) else datetime.now(UTC)
-    return _zone_choices_at(instant.astimezone(UTC).replace(second=0, microsecond=0))
+    return instant.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@lru_cache(maxsize=256)  # per minute and selected zone: the same few hundred options on every form with a picker
+def _zone_options_at(minute: datetime, value: str) -> Markup:
+    choices = _zone_choices_at(minute)
+    options = [f'<option value="{escape(zone)}"{" selected" if zone == value else ""}>{escape(text)}</option>'
+               for zone, text in choices]
+    if value and value not in {zone for zone, _ in choices}:
+        options.append(f'<option value="{escape(value)}" selected>{escape(value)} (not a known zone)</option>')
+    return Markup("\n".join(options))
 
 
 def viewer(request) -> object | None:
@@ -176,6 +195,7 @@ def register_environment(env) -> None:
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
         zone_choices=zone_choices,
+        zone_options=zone_options,
     )
     env.trim_blocks = True
     env.lstrip_blocks = True

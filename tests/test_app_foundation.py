@@ -73,20 +73,26 @@ def test_time_formatting_in_the_viewers_zone():
         utc_iso(datetime(2027, 3, 3, 14, 0))
 
 
-def test_the_time_tag_function_and_the_macro_render_the_same():
-    """Row partials use the global `time_tag` (no macros import per row); other templates import the macro."""
-    from jinja2 import Environment, FileSystemLoader
+def test_time_tag_shows_the_viewers_local_time_and_keeps_the_utc_instant():
+    """One source for <time> tags: the template globals (cached per instant and zone), no macro of that name."""
+    from pathlib import Path
 
     from server.app import TEMPLATES
-    from server.templating import clock_tag, local_clock, time_tag
+    from server.templating import clock_tag, time_tag
 
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
-    env.globals.update(utc_iso=utc_iso, utc_text=utc_text, local_text=local_text, local_clock=local_clock)
-    macros = env.get_template("macros.html").module
-    instant = datetime(2027, 3, 28, 0, 30, tzinfo=UTC)  # the night London moves to BST
-    for zone in ("Europe/London", "America/St_Johns", None):
-        assert str(time_tag(instant, zone)) == str(macros.time_tag(instant, zone))
-        assert str(clock_tag(instant, zone)) == str(macros.clock_tag(instant, zone))
+    night = datetime(2027, 3, 28, 0, 30, tzinfo=UTC)  # half an hour before London moves to BST
+    utc = 'datetime="2027-03-28T00:30:00Z" title="2027-03-28 00:30 UTC"'
+    assert str(time_tag(night, "Europe/London")) == f"<time {utc}>Sun 28 Mar, 00:30 GMT</time>"
+    assert str(time_tag(night, "America/St_Johns")) == f"<time {utc}>Sat 27 Mar, 22:00 NDT</time>"  # UTC-2:30
+    assert str(clock_tag(night, None)) == f"<time {utc}>00:30 UTC</time>"
+    later = night.replace(hour=1)
+    assert str(time_tag(later, "Europe/London")).endswith(">Sun 28 Mar, 02:30 BST</time>")
+    # the cache keys on the instant, not on how it is written: the same instant in another zone is the same tag
+    from zoneinfo import ZoneInfo
+
+    assert time_tag(night.astimezone(ZoneInfo("Asia/Tokyo")), "Europe/London") == time_tag(night, "Europe/London")
+    for template in Path(TEMPLATES).rglob("*.html"):
+        assert "macro time_tag" not in template.read_text() and "import time_tag" not in template.read_text(), template
 
 
 @pytest.mark.anyio
