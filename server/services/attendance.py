@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import in_list, write_transaction
+from server.db import fetch, fetch_one, in_list, write_transaction
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
@@ -61,12 +61,11 @@ async def facilitator_sessions(person_id: int | None, *, now: datetime) -> tuple
 
 async def may_run_session(person_id: int, session_id: int) -> bool:
     """A facilitator may open a session's roster when they run it or facilitate its cohort."""
-    row = await LiveSession.select(LiveSession.cohort, LiveSession.facilitator).where(
-        LiveSession.id == session_id
-    ).first()
-    if row is None:
-        return False
-    return row["facilitator"] == person_id or row["cohort"] in await facilitated_cohorts(person_id)
+    row = await fetch_one(
+        "SELECT s.facilitator = {} AS runs, EXISTS (SELECT 1 FROM membership m WHERE m.cohort = s.cohort"
+        " AND m.person = {} AND m.role = {} AND m.left_at IS NULL) AS facilitates FROM live_session s WHERE s.id = {}",
+        person_id, person_id, Membership.Role.facilitator.value, session_id)
+    return row is not None and bool(row["runs"] or row["facilitates"])
 
 
 async def session_roster(session_id: int) -> Roster | None:
@@ -80,12 +79,9 @@ async def session_roster(session_id: int) -> Roster | None:
     done = await completions([p["id"] for p in learners], prework)
     marks = {
         row["person"]: row
-        for row in await Attendance.select(
-            Attendance.person,
-            Attendance.status,
-            Attendance.marked_at,
-            Attendance.marked_by.name.as_alias("marked_by_name"),
-        ).where(Attendance.session == session_id)
+        for row in await fetch(
+            "SELECT a.person, a.status, a.marked_at, p.name AS marked_by_name FROM attendance a"
+            " LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {}", session_id)
     }
     rows = tuple(
         RosterRow(

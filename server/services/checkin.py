@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import segno
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import fetch, is_row_id, write_transaction
+from server.db import fetch, fetch_one, is_row_id, write_transaction
 from server.errors import UserError
 from server.services.attendance import write_marks
 from server.services.clock import check_aware
@@ -225,6 +225,12 @@ async def check_in(person_id: int, raw_code: str, *, session_id: int | None, sec
         return CheckinResult(window.session_id, row["status"] if row else status, True, window.starts_at)
 
 
+async def _section_size(section_id: int) -> int:
+    row = await fetch_one("SELECT COUNT(*) AS n FROM membership WHERE section = {} AND role = {} AND left_at IS NULL",
+                          section_id, Membership.Role.learner.value)
+    return row["n"]
+
+
 async def panel(session_id: int, *, secret: str, base_url: str, now: datetime) -> Panel | None:
     """The facilitator's check-in box: window state, the current code and its QR code while open, and the
     learners who checked in (newest first). A constant number of queries."""
@@ -238,15 +244,11 @@ async def panel(session_id: int, *, secret: str, base_url: str, now: datetime) -
         code, rotates_at = current_code(secret, session_id, now)
         url = checkin_url(base_url, session_id, code)
         svg = qr_svg(url)
-    events = await AttendanceEvent.select(
-        AttendanceEvent.person, AttendanceEvent.person.name.as_alias("name"), AttendanceEvent.to_state,
-        AttendanceEvent.at,
-    ).where((AttendanceEvent.session == session_id)
-            & (AttendanceEvent.source == AttendanceEvent.Source.checkin.value)).order_by(
-        AttendanceEvent.id, ascending=False)
-    learners = await Membership.count().where(
-        (Membership.section == window.section_id) & (Membership.role == Membership.Role.learner.value)
-        & Membership.left_at.is_null())
+    events = await fetch(
+        "SELECT e.person, p.name, e.to_state, e.at FROM attendance_event e LEFT JOIN person p ON p.id = e.person"
+        " WHERE e.session = {} AND e.source = {} ORDER BY e.id DESC",
+        session_id, AttendanceEvent.Source.checkin.value)
+    learners = await _section_size(window.section_id)
     return Panel(window=window, state=state, code=code, rotates_at=rotates_at, url=url, qr_svg=svg,
                  checked_in=tuple(CheckedIn(e["person"], e["name"], e["to_state"], e["at"]) for e in events),
                  learners=learners)

@@ -8,8 +8,8 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from models.tables import AsyncModule, Attendance, LiveSession, Membership
-from server.db import in_list
+from models.tables import Attendance, LiveSession, Membership
+from server.db import fetch, in_list
 from server.services.clock import check_aware
 from server.services.schedule import SessionRow, completions, prework_by_session, session_rows
 
@@ -88,15 +88,11 @@ class ManagerReadiness:
 async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadiness:
     """Readiness of the manager's reports (Membership.manager = the manager) for upcoming sessions, and rates."""
     check_aware(now)
-    reports = await Membership.select(
-        Membership.cohort,
-        Membership.section,
-        Membership.cohort.name.as_alias("cohort_name"),
-        Membership.person.id.as_alias("person_id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-    ).where((Membership.manager == manager_id) & (Membership.role == Membership.Role.learner.value)
-            & Membership.left_at.is_null())
+    reports = await fetch(
+        "SELECT m.cohort, m.section, c.name AS cohort_name, p.id AS person_id, p.name, p.email FROM membership m"
+        " JOIN cohort c ON c.id = m.cohort JOIN person p ON p.id = m.person"
+        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL",
+        manager_id, Membership.Role.learner.value)
     if not reports:
         return ManagerReadiness(sessions=(), cohorts=())
     person_ids = sorted({r["person_id"] for r in reports})
@@ -108,9 +104,8 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         upcoming = await session_rows(f"s.section IN ({in_list(section_ids)}) AND s.starts_at > {{}} AND s.status = {{}}",
                                       *section_ids, now, LiveSession.Status.scheduled.value)
     prework = await prework_by_session([s.id for s in upcoming])
-    modules = await AsyncModule.select(
-        AsyncModule.id, AsyncModule.cohort, AsyncModule.title, AsyncModule.due_at
-    ).where(AsyncModule.cohort.is_in(cohort_ids))
+    modules = await fetch(f"SELECT id, cohort, title, due_at FROM async_module WHERE cohort IN ({in_list(cohort_ids)})",
+                          *cohort_ids)
     module_by_id = {m["id"]: m for m in modules}
     done = await completions(person_ids, [m["id"] for m in modules])
 
@@ -192,12 +187,9 @@ def _section_of(session: SessionRow, report: dict) -> bool:
 
 async def _attendance_marks(person_ids: list[int], cohort_ids: list[int], *, now: datetime) -> list[tuple]:
     """[((cohort id, person id), status)] for marked attendance of sessions that have started."""
-    rows = await Attendance.select(
-        Attendance.person, Attendance.status, Attendance.session.cohort.as_alias("cohort")
-    ).where(
-        Attendance.person.is_in(person_ids)
-        & Attendance.session.cohort.is_in(cohort_ids)
-        & (Attendance.session.starts_at <= now)
-    )
+    rows = await fetch(
+        f"SELECT a.person, a.status, s.cohort FROM attendance a JOIN live_session s ON s.id = a.session"
+        f" WHERE a.person IN ({in_list(person_ids)}) AND s.cohort IN ({in_list(cohort_ids)}) AND s.starts_at <= {{}}",
+        *person_ids, *cohort_ids, now)
     return [((row["cohort"], row["person"]), row["status"]) for row in rows]
 
