@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from models.tables import Absence
 from planner.coverage import local_date, local_midnight
+from server.db import fetch, in_list
 
 LONGEST_ABSENCE_DAYS = 366
 
@@ -36,12 +37,10 @@ async def upcoming(person_ids: list[int], now: datetime) -> list[dict]:
     each person's own zone (`first_day`, `last_day`) and the person's `name` and `timezone`."""
     if not person_ids:
         return []
-    rows = await Absence.select(
-        *Absence.all_columns(),
-        Absence.person.name.as_alias("name"),
-        Absence.person.timezone.as_alias("timezone"),
-    ).where(Absence.person.is_in(list(person_ids)) & (Absence.ends_at > now)).order_by(
-        Absence.starts_at, Absence.id)
+    ids = list(person_ids)
+    rows = await fetch(
+        f"SELECT a.*, p.name, p.timezone FROM absence a JOIN person p ON p.id = a.person"
+        f" WHERE a.person IN ({in_list(ids)}) AND a.ends_at > {{}} ORDER BY a.starts_at, a.id", *ids, now)
     for row in rows:
         row["first_day"], row["last_day"] = days_of(row["starts_at"], row["ends_at"], row["timezone"])
     return rows

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.json_value import json_value
-from models.tables import Cohort, LiveSession, Membership, Person, PlannerRun, SessionUnit
-from server.db import write_transaction
+from models.tables import Cohort, Membership, Person
+from server.db import fetch, fetch_one, in_list, write_transaction
 from server.services import roster_changes
 from server.services.people import ROLE_RANK, days_from_names
 
@@ -25,8 +25,8 @@ async def cohorts() -> list[dict]:
 
 async def cohort(cohort_id: int) -> dict | None:
     """The cohort row with its `program_name`."""
-    return await Cohort.select(*Cohort.all_columns(), Cohort.program.name.as_alias("program_name")).where(
-        Cohort.id == cohort_id).first()
+    return await fetch_one("SELECT c.*, g.name AS program_name FROM cohort c LEFT JOIN program g ON g.id = c.program"
+                           " WHERE c.id = {}", cohort_id)
 
 
 async def create_cohort(values: dict) -> int | None:
@@ -41,35 +41,25 @@ async def create_cohort(values: dict) -> int | None:
 
 async def roster_of(cohort_id: int) -> list[dict]:
     """Members with their zone, hours and manager, learners last so staff stand out at the top."""
-    rows = await Membership.select(
-        Membership.id,
-        Membership.role,
-        Membership.person.id.as_alias("person_id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.person.timezone.as_alias("timezone"),
-        Membership.person.work_start.as_alias("work_start"),
-        Membership.person.work_end.as_alias("work_end"),
-        Membership.person.work_days.as_alias("work_days"),
-        Membership.manager.name.as_alias("manager_name"),
-        Membership.section.key.as_alias("section"),
-        Membership.section.as_alias("section_id"),
-    ).where((Membership.cohort == cohort_id) & Membership.left_at.is_null())
+    rows = await fetch(
+        "SELECT m.id, m.role, p.id AS person_id, p.name, p.email, p.timezone, p.work_start, p.work_end, p.work_days,"
+        " boss.name AS manager_name, x.key AS section, m.section AS section_id FROM membership m"
+        " LEFT JOIN person p ON p.id = m.person LEFT JOIN person boss ON boss.id = m.manager"
+        " LEFT JOIN section x ON x.id = m.section WHERE m.cohort = {} AND m.left_at IS NULL", cohort_id)
     order = {"facilitator": 0, "manager": 1, "learner": 2}
     return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:
     """The cohort's sessions by start, each with the titles of its `units` in teaching order (its label)."""
-    rows = await LiveSession.select(
-        *LiveSession.all_columns(),
-        LiveSession.facilitator.name.as_alias("facilitator_name"),
-        LiveSession.facilitator.timezone.as_alias("facilitator_zone"),
-    ).where(LiveSession.cohort == cohort_id).order_by(LiveSession.starts_at)
+    rows = await fetch(
+        "SELECT s.*, p.name AS facilitator_name, p.timezone AS facilitator_zone FROM live_session s"
+        " LEFT JOIN person p ON p.id = s.facilitator WHERE s.cohort = {} ORDER BY s.starts_at, s.id", cohort_id)
     titles: dict[int, list[str]] = {row["id"]: [] for row in rows}
     if rows:
-        for unit in await SessionUnit.select(SessionUnit.session, SessionUnit.unit.title.as_alias("title")).where(
-                SessionUnit.session.is_in(list(titles))).order_by(SessionUnit.position):
+        for unit in await fetch(
+                f"SELECT su.session, u.title FROM session_unit su JOIN unit u ON u.id = su.unit"
+                f" WHERE su.session IN ({in_list(list(titles))}) ORDER BY su.position, su.id", *titles):
             titles[unit["session"]].append(unit["title"])
     for row in rows:
         row["units"] = titles[row["id"]]
@@ -77,20 +67,16 @@ async def published_sessions(cohort_id: int) -> list[dict]:
 
 
 async def facilitators(cohort_id: int) -> list[dict]:
-    return await Membership.select(
-        Membership.person.id.as_alias("id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.person.timezone.as_alias("timezone"),
-    ).where((Membership.cohort == cohort_id) & (Membership.role == Membership.Role.facilitator)
-            & Membership.left_at.is_null()).order_by(
-        Membership.person.name)
+    return await fetch(
+        "SELECT p.id, p.name, p.email, p.timezone FROM membership m JOIN person p ON p.id = m.person"
+        " WHERE m.cohort = {} AND m.role = {} AND m.left_at IS NULL ORDER BY p.name, p.id",
+        cohort_id, Membership.Role.facilitator.value)
 
 
 async def recent_runs(cohort: dict, limit: int = 5) -> list[dict]:
     """The latest planner runs that planned this cohort, newest first."""
-    runs = await PlannerRun.select().where(PlannerRun.program == cohort["program"]).order_by(
-        PlannerRun.id, ascending=False).limit(20)
+    runs = await fetch("SELECT id, status, started_at, cohort_names FROM planner_run WHERE program = {}"
+                       " ORDER BY id DESC LIMIT 20", cohort["program"])
     return [r for r in runs if cohort["name"] in json_value(r["cohort_names"], [])][:limit]
 
 

@@ -27,7 +27,7 @@ from models.tables import (
 from planner.coverage import minutes_outside
 from planner.errors import InputError
 from planner.loading import _roster_rows  # the loader's one reading of a roster CSV
-from server.db import write_transaction
+from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services import roster_changes
 from server.services.clock import check_aware
@@ -77,22 +77,20 @@ async def _member_or_error(cohort_id: int, membership_id: int) -> dict:
 async def former_members(cohort_id: int) -> list[dict]:
     """Members who left, newest first, with who removed them, why, and the history they keep: modules done
     and sessions attended in this cohort. A constant number of queries whatever the cohort's size."""
-    rows = await Membership.select(
-        Membership.id, Membership.role, Membership.left_at, Membership.left_reason,
-        Membership.left_by.name.as_alias("left_by_name"),
-        Membership.person.id.as_alias("person_id"),
-        Membership.person.name.as_alias("name"),
-        Membership.person.email.as_alias("email"),
-        Membership.section.key.as_alias("section"),
-    ).where((Membership.cohort == cohort_id) & Membership.left_at.is_not_null()).order_by(
-        Membership.left_at, ascending=False)
+    rows = await fetch(
+        "SELECT m.id, m.role, m.left_at, m.left_reason, b.name AS left_by_name, p.id AS person_id, p.name, p.email,"
+        " x.key AS section FROM membership m LEFT JOIN person b ON b.id = m.left_by"
+        " LEFT JOIN person p ON p.id = m.person LEFT JOIN section x ON x.id = m.section"
+        " WHERE m.cohort = {} AND m.left_at IS NOT NULL ORDER BY m.left_at DESC, m.id DESC", cohort_id)
     if not rows:
         return rows
     ids = [row["person_id"] for row in rows]
-    done = Counter(row["person"] for row in await ModuleCompletion.select(ModuleCompletion.person).where(
-        ModuleCompletion.person.is_in(ids) & (ModuleCompletion.module.cohort == cohort_id)))
-    attended = Counter(row["person"] for row in await Attendance.select(Attendance.person, Attendance.status).where(
-        Attendance.person.is_in(ids) & (Attendance.session.cohort == cohort_id)) if row["status"] in ATTENDED)
+    done = Counter(row["person"] for row in await fetch(
+        f"SELECT mc.person FROM module_completion mc JOIN async_module am ON am.id = mc.module"
+        f" WHERE mc.person IN ({in_list(ids)}) AND am.cohort = {{}}", *ids, cohort_id))
+    attended = Counter(row["person"] for row in await fetch(
+        f"SELECT a.person, a.status FROM attendance a JOIN live_session s ON s.id = a.session"
+        f" WHERE a.person IN ({in_list(ids)}) AND s.cohort = {{}}", *ids, cohort_id) if row["status"] in ATTENDED)
     for row in rows:
         row["modules_done"] = done[row["person_id"]]
         row["sessions_attended"] = attended[row["person_id"]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.tables import RosterChange
+from server.db import fetch
 from server.services.clock import check_aware
 
 ACTIONS = tuple(action.value for action in RosterChange.Action)
@@ -22,25 +23,28 @@ async def record(action: str, *, actor: int | None, person: int | None, cohort: 
                                            details=details[:2000]))
 
 
-def _select():
-    return RosterChange.select(
-        RosterChange.id, RosterChange.at, RosterChange.action, RosterChange.details, RosterChange.cohort,
-        RosterChange.person, RosterChange.actor.name.as_alias("actor_name"),
-        RosterChange.person.name.as_alias("person_name"), RosterChange.cohort.name.as_alias("cohort_name"),
-    )
+# The changes a page lists, newest first: `{where}` is SQL on `r` (the roster_change row).
+_CHANGES = (
+    "SELECT r.id, r.at, r.action, r.details, r.cohort, r.person, a.name AS actor_name, p.name AS person_name,"
+    " c.name AS cohort_name FROM roster_change r LEFT JOIN person a ON a.id = r.actor"
+    " LEFT JOIN person p ON p.id = r.person LEFT JOIN cohort c ON c.id = r.cohort"
+    " WHERE {where} ORDER BY r.id DESC LIMIT {limit}"
+)
+
+
+def _changes(where: str, limit: int) -> str:
+    return _CHANGES.replace("{where}", where).replace("{limit}", str(int(limit)))
 
 
 async def of_cohort(cohort_id: int, limit: int = 50) -> list[dict]:
     """The cohort's latest changes, newest first."""
-    return await _select().where(RosterChange.cohort == cohort_id).order_by(
-        RosterChange.id, ascending=False).limit(limit)
+    return await fetch(_changes("r.cohort = {}", limit), cohort_id)
 
 
 async def of_person(person_id: int, limit: int = 50) -> list[dict]:
-    return await _select().where(RosterChange.person == person_id).order_by(
-        RosterChange.id, ascending=False).limit(limit)
+    return await fetch(_changes("r.person = {}", limit), person_id)
 
 
 async def latest(limit: int = 50) -> list[dict]:
     """The latest changes everywhere (the people page), newest first."""
-    return await _select().order_by(RosterChange.id, ascending=False).limit(limit)
+    return await fetch(_changes("1 = 1", limit))
