@@ -134,3 +134,54 @@ def test_learners_and_managers_cannot_open_rosters(world):
         with signed_in_client(email, now=NOW) as client:
             assert client.get("/facilitator").status_code == 403
             assert client.get(f"/facilitator/sessions/{world.next}").status_code == 403
+
+
+def _crowd(world, count: int) -> list[int]:
+    """`count` more learners in Lea's section (names "Crowd 000"...), returning their ids by name."""
+    from models.tables import LiveSession, Membership, Person
+
+    section = run(LiveSession.select(LiveSession.section).where(LiveSession.id == world.next).first())["section"]
+    run(Person.insert(*[Person(email=f"crowd{i:03d}@example.com", name=f"Crowd {i:03d}", role="learner",
+                               timezone="Asia/Kolkata") for i in range(count)]))
+    ids = [r["id"] for r in run(Person.select(Person.id).where(Person.email.like("crowd%")).order_by(Person.name))]
+    run(Membership.insert(*[Membership(cohort=world.alpha, person=pid, role="learner", section=section)
+                            for pid in ids]))
+    return ids
+
+
+def test_a_big_roster_comes_in_pages_by_name_and_can_be_searched(world):
+    from server.services.attendance import ROSTER_PAGE
+
+    crowd = _crowd(world, 2 * ROSTER_PAGE + 10)  # with Lea and Leo: 112 learners, three pages
+    total = len(crowd) + 2
+    with signed_in_client("fay@example.com", now=NOW) as client:
+        first = client.get(f"/facilitator/sessions/{world.next}")
+        second = client.get(f"/facilitator/sessions/{world.next}?page=2")
+        last = client.get(f"/facilitator/sessions/{world.next}?page=99")  # past the end: the last page
+        found = client.get(f"/facilitator/sessions/{world.next}?q=CROWD 10")
+        nobody = client.get(f"/facilitator/sessions/{world.next}?q=zz-nobody")
+        bad = client.get(f"/facilitator/sessions/{world.next}?page=-1")
+        # a learner on the second page is marked like any other
+        saved = post_form(client, f"/facilitator/sessions/{world.next}/attendance/{crowd[60]}",
+                          {"status": "late"}, htmx=True)
+    rows = lambda html: re.findall(r'<tr id="learner-(\d+)">', html)  # noqa: E731
+    assert first.status_code == 200 and f"Roster ({total})" in first.text
+    assert [int(i) for i in rows(first.text)] == crowd[:ROSTER_PAGE]  # "Crowd 000".. sort before "Lea", "Leo"
+    assert f"Learners 1–{ROSTER_PAGE} of {total}" in first.text and "Page 1 of 3" in first.text
+    assert f'href="/facilitator/sessions/{world.next}?page=2" rel="next"' in first.text and 'rel="prev"' not in first.text
+    assert [int(i) for i in rows(second.text)] == crowd[ROSTER_PAGE:2 * ROSTER_PAGE]
+    assert 'rel="prev"' in second.text and 'rel="next"' in second.text
+    assert [int(i) for i in rows(last.text)] == crowd[2 * ROSTER_PAGE:] + [world.lea, world.leo]
+    assert "Page 3 of 3" in last.text and 'rel="next"' not in last.text
+    assert [int(i) for i in rows(found.text)] == crowd[100:110]  # "Crowd 100" .. "Crowd 109", any case
+    assert "Learners 1–10 of 10 matching" in found.text and 'rel="next"' not in found.text
+    assert rows(nobody.text) == [] and "No learner matches" in nobody.text and "Show everyone" in nobody.text
+    assert bad.status_code == 200 and [int(i) for i in rows(bad.text)] == crowd[:ROSTER_PAGE]
+    assert saved.status_code == 200 and saved.text.lstrip().startswith(f'<tr id="learner-{crowd[60]}">')
+    assert [row["status"] for row in attendance(world.next) if row["person"] == crowd[60]] == ["late"]
+
+
+def test_a_small_roster_has_no_pages_or_search(world):
+    with signed_in_client("fay@example.com", now=NOW) as client:
+        page = client.get(f"/facilitator/sessions/{world.next}")
+    assert "Roster (2)" in page.text and "Find a learner" not in page.text and "Page 1 of" not in page.text

@@ -58,7 +58,9 @@ class FacilitatorController(Controller):
     @get("/sessions/{session_id:int}")
     async def session(self, request: Request, session_id: FromPath[int]) -> Template:
         await _check_session(request.user, session_id)
-        roster = await attendance.session_roster(session_id)
+        page = request.query_params.get("page", "1")
+        roster = await attendance.session_roster(session_id, page=int(page) if page.isdigit() and len(page) < 7 else 1,
+                                                 query=request.query_params.get("q", "")[:100])
         if roster is None:
             raise NotFoundException()
         panel = await _panel(request, session_id)

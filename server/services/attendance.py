@@ -45,7 +45,20 @@ class RosterRow:
 @dataclass(frozen=True)
 class Roster:
     session: SessionRow
-    rows: tuple[RosterRow, ...]  # by name
+    rows: tuple[RosterRow, ...]  # by name: every learner, or one page of those matching `query`
+    total: int = 0  # learners in the section
+    matching: int = 0  # of them, those matching `query` (all when there is none)
+    page: int = 1
+    pages: int = 1
+    query: str = ""
+
+    @property
+    def first(self) -> int:
+        """The position (from 1) of the first row shown among the matching learners."""
+        return (self.page - 1) * ROSTER_PAGE + 1 if self.rows else 0
+
+
+ROSTER_PAGE = 50  # learners per page of a big section's roster: a page renders in the same time at any size
 
 
 
@@ -68,13 +81,25 @@ async def may_run_session(person_id: int, session_id: int) -> bool:
     return row is not None and bool(row["runs"] or row["facilitates"])
 
 
-async def session_roster(session_id: int) -> Roster | None:
-    """Each learner of the session's section with prework done (n of m) and attendance; None if no session."""
+async def session_roster(session_id: int, *, page: int | None = None, query: str = "") -> Roster | None:
+    """Each learner of the session's section with prework done (n of m) and attendance; None if no session.
+
+    With `page`, only that page (ROSTER_PAGE learners by name, the last page when past it) of the learners
+    whose name or email contains `query` (any case); without, every learner."""
     sessions = await session_rows("s.id = {}", session_id)
     if not sessions:
         return None
     session = sessions[0]
-    learners = await section_learners(session_id)
+    learners = everyone = await section_learners(session_id)
+    query = query.strip()
+    if query:
+        needle = query.casefold()
+        learners = [p for p in everyone if needle in p["name"].casefold() or needle in p["email"].casefold()]
+    matching, pages, page_no = len(learners), 1, 1
+    if page is not None:
+        pages = max(1, -(-matching // ROSTER_PAGE))
+        page_no = min(max(1, page), pages)
+        learners = learners[(page_no - 1) * ROSTER_PAGE: page_no * ROSTER_PAGE]
     prework = (await prework_by_session([session_id])).get(session_id, [])
     done = await completions([p["id"] for p in learners], prework)
     marks = {
@@ -97,7 +122,8 @@ async def session_roster(session_id: int) -> Roster | None:
         )
         for p in learners
     )
-    return Roster(session=session, rows=rows)
+    return Roster(session=session, rows=rows, total=len(everyone), matching=matching, page=page_no, pages=pages,
+                  query=query)
 
 
 async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:
