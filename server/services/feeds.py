@@ -28,16 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Event, Timezone, vDuration
 
-from models.tables import (
-    AsyncModule,
-    LiveSession,
-    Membership,
-    ModuleCompletion,
-    Person,
-    SessionPrework,
-    SessionUnit,
-)
-from server.db import fetch_one
+from models.tables import Cohort, LiveSession, Person
+from server.db import fetch, fetch_one, in_list
 from server.services.feed_tokens import feed_urls_for
 from server.settings import Settings
 
@@ -88,41 +80,25 @@ class FeedContent:
 async def collect(person: dict, *, now: datetime) -> FeedContent:
     """Read everything one person's feed shows, and nothing of anyone else's."""
     person_id = person["id"]
-    rows = await Membership.select(
-        Membership.cohort, Membership.role, Membership.section, Membership.left_at, Membership.moved_from,
-        Membership.moved_at,
-    ).where(Membership.person == person_id)
+    rows = await fetch("SELECT cohort, role, section, left_at, moved_from, moved_at FROM membership"
+                       " WHERE person = {}", person_id)
     memberships = [m for m in rows if m["left_at"] is None]
     learner_sections = {m["section"] for m in memberships if m["role"] == "learner" and m["section"] is not None}
     learner_cohorts = {m["cohort"] for m in memberships if m["role"] == "learner"}
-    managed = await Membership.select(Membership.cohort, Membership.left_at).where(Membership.manager == person_id)
+    managed = await fetch("SELECT cohort, left_at FROM membership WHERE manager = {}", person_id)
     manager_cohorts = {m["cohort"] for m in managed if m["left_at"] is None} | {
         m["cohort"] for m in memberships if m["role"] == "manager"}
     withdrawn = _withdrawn(rows, managed, now=now)
 
-    whose = LiveSession.facilitator == person_id
-    if learner_sections:
-        whose = whose | LiveSession.section.is_in(sorted(learner_sections))
-    if manager_cohorts:
-        whose = whose | LiveSession.cohort.is_in(sorted(manager_cohorts))
-    if withdrawn.sections:
-        whose = whose | LiveSession.section.is_in(sorted(withdrawn.sections))
-    if withdrawn.cohorts:
-        whose = whose | LiveSession.cohort.is_in(sorted(withdrawn.cohorts))
-    visible = (LiveSession.status == LiveSession.Status.scheduled) | (
-        LiveSession.cancelled_at >= now - CANCELLED_VISIBLE
-    )
-    rows = await (
-        LiveSession.select(
-            *LiveSession.all_columns(),
-            LiveSession.cohort.name.as_alias("cohort_name"),
-            LiveSession.cohort.program.name.as_alias("program_name"),
-            LiveSession.facilitator.name.as_alias("facilitator_name"),
-        )
-        .where(whose & visible & (LiveSession.cohort.status == "published"))
-        .order_by(LiveSession.starts_at)
-        .order_by(LiveSession.uid)
-    )
+    sections = sorted(learner_sections | set(withdrawn.sections))
+    cohorts = sorted(manager_cohorts | set(withdrawn.cohorts))
+    rows = await fetch(
+        f"SELECT s.*, c.name AS cohort_name, g.name AS program_name, p.name AS facilitator_name FROM live_session s"
+        f" JOIN cohort c ON c.id = s.cohort LEFT JOIN program g ON g.id = c.program"
+        f" LEFT JOIN person p ON p.id = s.facilitator"
+        f" WHERE (s.facilitator = {{}} OR s.section IN ({in_list(sections)}) OR s.cohort IN ({in_list(cohorts)}))"
+        f" AND (s.status = {{}} OR s.cancelled_at >= {{}}) AND c.status = {{}} ORDER BY s.starts_at, s.uid",
+        person_id, *sections, *cohorts, LiveSession.Status.scheduled.value, now - CANCELLED_VISIBLE, _PUBLISHED)
     sessions = {}
     for row in rows:
         still_mine = (row["facilitator"] == person_id or row["section"] in learner_sections
@@ -131,27 +107,17 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
                                           withdrawn_at=None if still_mine else withdrawn.since(row))
 
     if sessions:
-        units = await (
-            SessionUnit.select(SessionUnit.session, SessionUnit.unit.title.as_alias("title"), SessionUnit.minutes)
-            .where(SessionUnit.session.is_in(list(sessions)))
-            .order_by(SessionUnit.session)
-            .order_by(SessionUnit.position)
-        )
+        units = await fetch(
+            f"SELECT su.session, u.title, su.minutes FROM session_unit su JOIN unit u ON u.id = su.unit"
+            f" WHERE su.session IN ({in_list(sessions)}) ORDER BY su.session, su.position, su.id", *sessions)
         for unit in units:
             sessions[unit["session"]].units.append(f"{unit['title']} ({unit['minutes']} min)")
             if unit["title"] not in sessions[unit["session"]].unit_titles:
                 sessions[unit["session"]].unit_titles.append(unit["title"])
-        prework = await (
-            SessionPrework.select(
-                SessionPrework.session,
-                SessionPrework.module.as_alias("module_id"),
-                SessionPrework.module.title.as_alias("title"),
-                SessionPrework.module.due_at.as_alias("due_at"),
-            )
-            .where(SessionPrework.session.is_in(list(sessions)))
-            .order_by(SessionPrework.module.due_at)
-            .order_by(SessionPrework.module.uid)
-        )
+        prework = await fetch(
+            f"SELECT sp.session, sp.module AS module_id, am.title, am.due_at FROM session_prework sp"
+            f" JOIN async_module am ON am.id = sp.module WHERE sp.session IN ({in_list(sessions)})"
+            f" ORDER BY am.due_at, am.uid", *sessions)
         for item in prework:
             sessions[item["session"]].prework.append(
                 {"id": item["module_id"], "title": item["title"], "due_at": item["due_at"]}
@@ -159,29 +125,17 @@ async def collect(person: dict, *, now: datetime) -> FeedContent:
 
     modules: list[dict] = []
     if learner_cohorts:
-        modules = await (
-            AsyncModule.select()
-            .where(AsyncModule.cohort.is_in(sorted(learner_cohorts)) & (AsyncModule.cohort.status == "published"))
-            .order_by(AsyncModule.due_at)
-            .order_by(AsyncModule.uid)
-        )
-        modules = await _modules_of_my_sections(modules, learner_sections)
+        modules = await _published_modules(sorted(learner_cohorts))
+        modules = await _modules_of_my_sections(modules, sorted(learner_cohorts), learner_sections)
     left_cohorts = sorted(set(withdrawn.learner_cohorts) - learner_cohorts)
     if left_cohorts:
-        gone = await (
-            AsyncModule.select()
-            .where(AsyncModule.cohort.is_in(left_cohorts) & (AsyncModule.cohort.status == "published"))
-            .order_by(AsyncModule.due_at)
-            .order_by(AsyncModule.uid)
-        )
+        gone = await _published_modules(left_cohorts)
         modules += [{**m, "withdrawn_at": withdrawn.learner_cohorts[m["cohort"]]} for m in gone]
         modules.sort(key=lambda m: (_utc(m["due_at"]), m["uid"]))
 
     completed: dict[int, datetime] = {}
     if learner_cohorts or left_cohorts:
-        done = await ModuleCompletion.select(ModuleCompletion.module, ModuleCompletion.completed_at).where(
-            ModuleCompletion.person == person_id
-        )
+        done = await fetch("SELECT module, completed_at FROM module_completion WHERE person = {}", person_id)
         completed = {row["module"]: row["completed_at"] for row in done}
     ordered = sorted(sessions.values(), key=lambda s: (_utc(s.row["starts_at"]), s.row["uid"]))
     return FeedContent(person, ordered, modules, completed)
@@ -223,13 +177,22 @@ def _withdrawn(memberships: list[dict], managed: list[dict], *, now: datetime) -
     return out
 
 
-async def _modules_of_my_sections(modules: list[dict], my_sections: set[int]) -> list[dict]:
+_PUBLISHED = Cohort.Status.published.value  # only published cohorts reach a feed
+
+
+async def _published_modules(cohort_ids: list[int]) -> list[dict]:
+    return await fetch(
+        f"SELECT am.* FROM async_module am JOIN cohort c ON c.id = am.cohort WHERE am.cohort IN ({in_list(cohort_ids)})"
+        f" AND c.status = {{}} ORDER BY am.due_at, am.uid", *cohort_ids, _PUBLISHED)
+
+
+async def _modules_of_my_sections(modules: list[dict], cohort_ids: list[int], my_sections: set[int]) -> list[dict]:
     """Drop modules that are prework only for other sections' sessions (when a plan gives sections their own)."""
     if not modules:
         return modules
-    links = await SessionPrework.select(SessionPrework.module, SessionPrework.session.section.as_alias("section")).where(
-        SessionPrework.module.is_in([m["id"] for m in modules])
-    )
+    links = await fetch(
+        f"SELECT sp.module, s.section FROM session_prework sp JOIN live_session s ON s.id = sp.session"
+        f" WHERE sp.module IN (SELECT id FROM async_module WHERE cohort IN ({in_list(cohort_ids)}))", *cohort_ids)
     sections_of: dict[int, set[int]] = {}
     for link in links:
         sections_of.setdefault(link["module"], set()).add(link["section"])
