@@ -177,6 +177,30 @@ def test_people_admin_create_and_reset_password(designer):
         assert sign_in(client, "new@example.org", "second-password-2").status_code == 303
 
 
+def test_the_people_list_comes_in_pages_by_name_and_can_be_searched(designer):
+    from server.services.people import PEOPLE_PAGE
+
+    run(Person.insert(*[Person(email=f"p{i:03d}@example.org", name=f"Person {i:03d}", role="learner")
+                        for i in range(PEOPLE_PAGE + 10)]))
+    run(Person.insert(Person(email="odd@example.org", name="100%_done", role="learner")))
+    total = PEOPLE_PAGE + 12  # with Dee and "100%_done"
+    names = lambda html: re.findall(r"<td>([^<]+)<br><small>", html)  # noqa: E731
+    with web_client() as client:
+        sign_in(client, designer.email)
+        first, second = client.get("/people"), client.get("/people?page=2")
+        found, literal = client.get("/people?q=PERSON 05"), client.get("/people?q=%25_")
+        late = run(Person.select(Person.id).where(Person.email == "p055@example.org").first())["id"]
+        short = post_form(client, f"/people/{late}/password", {"password": "short"})
+    everyone = sorted(["100%_done", "Dee Signer"] + [f"Person {i:03d}" for i in range(PEOPLE_PAGE + 10)])
+    assert names(first.text) == everyone[:PEOPLE_PAGE] and f"People 1–{PEOPLE_PAGE} of {total}" in first.text
+    assert 'href="/people?page=2" rel="next"' in first.text
+    assert names(second.text) == everyone[PEOPLE_PAGE:] and "Page 2 of 2" in second.text
+    assert names(found.text) == [f"Person {i:03d}" for i in range(50, 60)] and f"({total} in all)" in found.text
+    assert names(literal.text) == ["100%_done"]  # % and _ are matched as themselves
+    # an error about someone on page 2 shows their row with it
+    assert short.status_code == 400 and names(short.text) == ["Person 055"] and "at least 10 characters" in short.text
+
+
 def _plan(client, cohort_ids: list[int]) -> int:
     started = post_form(client, "/plans", {"cohort": [str(i) for i in cohort_ids], "time_limit": TIME_LIMIT})
     assert started.status_code == 303, started.text

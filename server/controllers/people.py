@@ -31,16 +31,21 @@ class PeopleController(Controller):
     path = "/people"
     guards = [designer_only]
 
-    async def _context(self, **extra) -> dict:
-        context = {"people": await people.people(), "values": {"role": "learner", "timezone": "UTC"}, "errors": {},
+    async def _context(self, *, page: int = 1, query: str = "", **extra) -> dict:
+        # a form about one person (its error) shows that person's row, wherever it is in the list
+        listing = await people.people_page(page, query, person_id=extra.get("reset_id"))
+        context = {"people": listing.rows, "listing": listing, "values": {"role": "learner", "timezone": "UTC"},
+                   "errors": {},
                    "roles": ROLES, "notice": None, "reset_errors": {}, "reset_id": None, "problem": None,
                    "changes": await roster_changes.latest(limit=30)}
         context.update(extra)
         return context
 
     @get("/")
-    async def index(self) -> Template:
-        return Template("designer/people.html", context=await self._context())
+    async def index(self, request: Request) -> Template:
+        page = request.query_params.get("page", "1")
+        return Template("designer/people.html", context=await self._context(
+            page=int(page) if page.isdigit() and len(page) < 7 else 1, query=request.query_params.get("q", "")))
 
     @post("/")
     async def create(self, request: Request) -> Response:

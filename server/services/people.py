@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 import anyio.to_thread
@@ -17,7 +18,7 @@ from models.tables import Person, WebSession
 from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
-from server.db import write_transaction
+from server.db import fetch, fetch_one, write_transaction
 from server.errors import UserError
 from server.passwords import hash_password
 from server.services import roster_changes
@@ -56,6 +57,52 @@ async def set_hours(person_id: int, *, timezone: str, work_start: str, work_end:
         Person.work_end: work_end,
         Person.work_days: days_from_names(work_days),
     }).where(Person.id == person_id)
+
+
+PEOPLE_PAGE = 50  # accounts per page of the people list
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    rows: list[dict]  # by name, with `has_password` instead of the hash
+    total: int  # accounts
+    matching: int  # of them, those whose name or email contains `query` (any case)
+    page: int
+    pages: int
+    query: str
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * PEOPLE_PAGE + 1 if self.rows else 0
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern for 'contains `text`', its wildcards taken literally (with ESCAPE '\\')."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def people_page(page: int = 1, query: str = "", *, person_id: int | None = None) -> PeoplePage:
+    """One page of the accounts by name, of those matching `query` (or just `person_id`'s row); the last
+    page when `page` is past it. Two queries whatever the number of accounts."""
+    query = query.strip()[:100]
+    where, args = "1 = 1", []
+    if person_id is not None:
+        where, args = "id = {}", [person_id]
+    elif query:
+        where, args = "(LOWER(name) LIKE {} ESCAPE '\\' OR LOWER(email) LIKE {} ESCAPE '\\')", [_like(query)] * 2
+    counts = await fetch_one(f"SELECT COUNT(*) AS total, SUM(CASE WHEN {where} THEN 1 ELSE 0 END) AS matching"
+                             f" FROM person", *args)
+    matching = int(counts["matching"] or 0)
+    pages = max(1, -(-matching // PEOPLE_PAGE))
+    page = min(max(1, page), pages)
+    rows = await fetch(
+        f"SELECT id, email, name, role, timezone, work_start, work_end, work_days, active, deactivated_at,"
+        f" password_hash IS NOT NULL AND password_hash <> '' AS has_password FROM person WHERE {where}"
+        f" ORDER BY name, id LIMIT {PEOPLE_PAGE} OFFSET {(page - 1) * PEOPLE_PAGE}", *args)
+    for row in rows:
+        row["has_password"] = bool(row["has_password"])
+    return PeoplePage(rows=rows, total=int(counts["total"]), matching=matching, page=page, pages=pages,
+                      query="" if person_id is not None else query)
 
 
 async def people() -> list[dict]:
