@@ -63,9 +63,19 @@ def current_user(connection: ASGIConnection) -> Person | None:
     return connection.scope.get("user")
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler | None = None) -> None:
-    if current_user(connection) is None:
+# Guards are coroutine functions: Litestar runs a plain function guard in a worker thread, a thread hop on
+# every request. They await nothing; a test calls them with asyncio.run.
+
+
+def _require_person(connection: ASGIConnection) -> Person:
+    person = current_user(connection)
+    if person is None:
         raise NotAuthorizedException("Please sign in.")
+    return person
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler | None = None) -> None:
+    _require_person(connection)
 
 
 def role_guard(*roles: str) -> Guard:
@@ -75,9 +85,8 @@ def role_guard(*roles: str) -> Guard:
         raise ValueError(f"role_guard: unknown roles {sorted(unknown)}")
     allowed = frozenset(roles) | {Person.Role.designer.value}
 
-    def guard(connection: ASGIConnection, handler: BaseRouteHandler | None = None) -> None:
-        signed_in(connection, handler)
-        if current_user(connection).role not in allowed:
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler | None = None) -> None:
+        if _require_person(connection).role not in allowed:
             raise PermissionDeniedException("This page is not available to your account.")
 
     guard.__name__ = f"role_guard_{'_'.join(roles)}"

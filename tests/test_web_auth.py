@@ -145,15 +145,20 @@ class _Person:
 
 
 def test_guards_are_plain_functions():
+    """Plain coroutine functions (Litestar would run a sync guard in a thread on every request)."""
+    import asyncio
+
     learner_pages = role_guard("learner")
-    learner_pages(_Connection(_Person("learner")), None)
-    learner_pages(_Connection(_Person("designer")), None)  # a designer sees everything
+    assert asyncio.iscoroutinefunction(learner_pages) and asyncio.iscoroutinefunction(signed_in)
+    asyncio.run(learner_pages(_Connection(_Person("learner")), None))
+    asyncio.run(learner_pages(_Connection(_Person("designer")), None))  # a designer sees everything
     with pytest.raises(PermissionDeniedException):
-        learner_pages(_Connection(_Person("manager")), None)
+        asyncio.run(learner_pages(_Connection(_Person("manager")), None))
     with pytest.raises(NotAuthorizedException):
-        learner_pages(_Connection(None), None)
+        asyncio.run(learner_pages(_Connection(None), None))
     with pytest.raises(NotAuthorizedException):
-        signed_in(_Connection(None), None)
+        asyncio.run(signed_in(_Connection(None), None))
+    asyncio.run(signed_in(_Connection(_Person("manager")), None))
     with pytest.raises(ValueError):
         role_guard("admin")
 
