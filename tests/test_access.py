@@ -161,6 +161,9 @@ ROWS: list[tuple[str, str, str | None, int]] = [
     *[("POST", "/learner/checkin", r, s) for r, s in zip(ROLES, (400, 403, 400, 403, 303), strict=True)],
     *[("GET", "/manager", r, s) for r, s in zip(ROLES, (200, 403, 403, 200, 303), strict=True)],
     *[("GET", "/manager/readiness.csv", r, s) for r, s in zip(ROLES, (200, 403, 403, 200, 303), strict=True)],
+    # one upcoming session's readiness: a designer passes the guard but has no reports in it
+    *[("GET", "/manager/sessions/{next}", r, s) for r, s in zip(ROLES, (404, 403, 403, 200, 303), strict=True)],
+    ("GET", "/manager/sessions/{beta_next}", "manager", 404),  # none of Mia's reports are in it
     # calendar feeds: the box on the profile (own feed only: the person is always the signed-in one)
     *everyone("GET", "/profile/feed", 200),
     *everyone("POST", "/profile/feed/alarms", 400),  # no 'alarms' field

@@ -69,3 +69,30 @@ def test_other_roles_cannot_see_readiness(world):
         with signed_in_client(email, now=NOW) as client:
             assert client.get("/manager").status_code == 403
             assert client.get("/manager/readiness.csv").status_code == 403
+
+
+def test_later_sessions_link_to_their_own_page_of_who_is_not_ready(world):
+    """The next session lists who is not ready; a later one shows its count and links to a page that lists
+    them, so the readiness page does not grow with sessions x reports."""
+    from datetime import timedelta
+
+    from models.tables import LiveSession, SessionPrework
+
+    alpha_a = run(LiveSession.select(LiveSession.section).where(LiveSession.id == world.next).first())["section"]
+    later = run(LiveSession.insert(LiveSession(
+        cohort=world.alpha, section=alpha_a, key="alpha-3", uid="alpha-3@test", starts_at=NOW + timedelta(days=9),
+        ends_at=NOW + timedelta(days=9, hours=1), facilitator=world.fay)))[0]["id"]
+    run(SessionPrework.insert(SessionPrework(session=later, module=world.m_later)))
+    with signed_in_client("mia@example.com", now=NOW) as client:
+        page = client.get("/manager")
+        own = client.get(f"/manager/sessions/{later}")
+        gone = client.get("/manager/sessions/999999")
+        over = client.get(f"/manager/sessions/{world.past}")  # not upcoming any more
+    later_card = page.text.split(f'id="readiness-{later}"')[1].split("</details>")[0]
+    assert "0 of 2 ready" in later_card and f'href="/manager/sessions/{later}"' in later_card
+    assert "See the 2 not ready" in later_card and "Lea Learner" not in later_card
+    next_card = page.text.split(f'id="readiness-{world.next}"')[1].split("</details>")[0]
+    assert "Not ready (2)" in next_card and "Lea Learner" in next_card  # the next session: listed in place
+    assert own.status_code == 200 and "Not ready (2)" in own.text
+    assert "Lea Learner" in own.text and "Leo Learner" in own.text and "Later reading" in own.text
+    assert gone.status_code == 404 and over.status_code == 404

@@ -7,6 +7,8 @@ server/services/readiness.py start from those memberships, so nothing else can l
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from models.tables import Person
@@ -24,6 +26,15 @@ class ManagerController(Controller):
     async def page(self, request: Request) -> Template:
         view = await readiness.manager_readiness(request.user.id, now=now(request))
         return Template("manager/page.html", context={"view": view})
+
+    @get("/sessions/{session_id:int}")
+    async def session(self, request: Request, session_id: FromPath[int]) -> Template:
+        """One upcoming session with every report who is not ready (the page lists them for the next one)."""
+        view = await readiness.manager_readiness(request.user.id, now=now(request))
+        item = next((i for i in view.sessions if i.session.id == session_id), None)
+        if item is None:  # not upcoming, or none of my reports are in it
+            raise NotFoundException()
+        return Template("manager/session.html", context={"item": item})
 
     @get("/readiness.csv")
     async def csv(self, request: Request) -> Response:
