@@ -40,7 +40,7 @@ PAGES = {  # role -> paths ({...} from the world)
                         "/profile", "/facilitator/sessions/{next}/checkin", "/facilitator/sessions/{next}/import",
                         "/facilitator/learners/{lea}", "/facilitator/learners/{lea}/trail.csv", "/board/{alpha}"],
     "lea@example.com": ["/learner", "/profile", "/learner/checkin", "/learner/sessions/{past}", "/board/{alpha}", "/preferences"],
-    "mia@example.com": ["/manager", "/manager/readiness.csv"],
+    "mia@example.com": ["/manager", "/manager/readiness.csv", "/manager/sessions/{next}"],
 }
 
 
