@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 from markupsafe import escape
@@ -357,3 +358,28 @@ def test_program_form_limits_are_the_program_files(designer):
         long = post_form(client, "/programs", {"name": "Long", "slug": "long", "live_minutes": "600"})
         assert long.status_code == 303
     assert run(Program.select(Program.live_minutes).where(Program.slug == "long").first())["live_minutes"] == 600
+
+
+def test_a_big_cohort_roster_comes_in_pages_with_staff_first(designer):
+    from models.tables import Cohort, Program
+    from server.services.cohorts import MEMBERS_PAGE
+
+    program = run(Program.insert(Program(name="Big program")))[0]["id"]
+    cohort = run(Cohort.insert(Cohort(program=program, name="Big cohort", start_date=date(2027, 3, 1), weeks=4)))[0]["id"]
+    run(Person.insert(*[Person(email=f"m{i:03d}@example.org", name=f"Member {i:03d}", role="learner")
+                        for i in range(MEMBERS_PAGE + 5)], Person(email="zed@example.org", name="Zed Staff",
+                                                                   role="facilitator")))
+    people = {r["email"]: r["id"] for r in run(Person.select(Person.id, Person.email))}
+    run(Membership.insert(*[Membership(cohort=cohort, person=pid, role="facilitator" if email == "zed@example.org"
+                                       else "learner") for email, pid in people.items() if email != designer.email]))
+    names = lambda html: re.findall(r"<tr>\s*<td>([^<]+)<br><small>", html)  # noqa: E731
+    with web_client() as client:
+        sign_in(client, designer.email)
+        first, second = client.get(f"/cohorts/{cohort}"), client.get(f"/cohorts/{cohort}?page=2")
+        found = client.get(f"/cohorts/{cohort}?q=member 05")
+    assert first.status_code == 200 and f"{MEMBERS_PAGE + 5} learners, 1 facilitators" in first.text
+    assert names(first.text)[:2] == ["Zed Staff", "Member 000"] and len(names(first.text)) == MEMBERS_PAGE
+    assert f"Members 1–{MEMBERS_PAGE} of {MEMBERS_PAGE + 6}" in first.text and '?page=2" rel="next"' in first.text
+    assert names(second.text) == [f"Member {i:03d}" for i in range(MEMBERS_PAGE - 1, MEMBERS_PAGE + 5)]
+    assert names(found.text) == [f"Member {i:03d}" for i in range(50, 55)]
+    assert f"{MEMBERS_PAGE + 5} learners" in found.text  # the counts are the cohort's, not the page's

@@ -84,14 +84,20 @@ class CohortController(Controller):
 
     @get("/{cohort_id:int}")
     async def show(self, request: Request, cohort_id: FromPath[int]) -> Template:
-        return Template("designer/cohort.html", context=await self._cohort_context(request, cohort_id))
+        page = request.query_params.get("page", "1")
+        return Template("designer/cohort.html", context=await self._cohort_context(
+            request, cohort_id, page=int(page) if page.isdigit() and len(page) < 7 else 1,
+            query=request.query_params.get("q", "")))
 
-    async def _cohort_context(self, request: Request, cohort_id: int, **extra) -> dict:
+    async def _cohort_context(self, request: Request, cohort_id: int, *, page: int = 1, query: str = "",
+                              **extra) -> dict:
         cohort = await cohort_or_404(cohort_id)
         facilitators = await cohorts.facilitators(cohort_id)
+        members = await cohorts.members_page(cohort_id, page, query)
         context = {
             "cohort": cohort,
-            "roster": await cohorts.roster_of(cohort_id),
+            "roster": members.rows,
+            "members": members,
             "sessions": await cohorts.published_sessions(cohort_id),
             "runs": await cohorts.recent_runs(cohort),
             "cohorts": [cohort],

@@ -3,6 +3,7 @@ planner runs, and adding a member."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from models.json_value import json_value
@@ -48,6 +49,42 @@ async def roster_of(cohort_id: int) -> list[dict]:
         " LEFT JOIN section x ON x.id = m.section WHERE m.cohort = {} AND m.left_at IS NULL", cohort_id)
     order = {"facilitator": 0, "manager": 1, "learner": 2}
     return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
+
+
+MEMBERS_PAGE = 50  # members per page of a cohort's roster (staff come first)
+
+
+@dataclass(frozen=True)
+class MembersPage:
+    rows: list[dict]  # one page of roster_of's rows matching `query`
+    learners: int  # in the whole cohort
+    facilitators: int
+    total: int
+    matching: int
+    page: int
+    pages: int
+    query: str
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * MEMBERS_PAGE + 1 if self.rows else 0
+
+
+async def members_page(cohort_id: int, page: int = 1, query: str = "") -> MembersPage:
+    """A page of the cohort's current members (roster_of's order) whose name or email contains `query`;
+    the last page when `page` is past it."""
+    everyone = await roster_of(cohort_id)
+    query = query.strip()[:100]
+    needle = query.casefold()
+    rows = [m for m in everyone if needle in m["name"].casefold() or needle in m["email"].casefold()] \
+        if query else everyone
+    pages = max(1, -(-len(rows) // MEMBERS_PAGE))
+    page = min(max(1, page), pages)
+    return MembersPage(
+        rows=rows[(page - 1) * MEMBERS_PAGE: page * MEMBERS_PAGE],
+        learners=sum(1 for m in everyone if m["role"] == Membership.Role.learner.value),
+        facilitators=sum(1 for m in everyone if m["role"] == Membership.Role.facilitator.value),
+        total=len(everyone), matching=len(rows), page=page, pages=pages, query=query)
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:
