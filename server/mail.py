@@ -1,4 +1,4 @@
-"""Emails as their recipients see them: a notification's context (services/notifications.message_context)
+"""Emails as their recipients see them: a notification's context (services/notifications/content.message_context)
 rendered with the Jinja templates in web/templates/email/ into a subject, a text part, an HTML part and, for
 invitations, a text/calendar part; and those parts made into one MIME message.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from server.services.invitations import invitation_calendar
-from server.services.notifications import Rendered
+from server.services.notifications.delivery import Rendered
 from server.settings import Settings
 from server.templating import local_text, register_environment
 

@@ -5,7 +5,7 @@
     smtps://[USER:PASSWORD@]HOST[:PORT]     TLS from the first byte, port 465 by default
 
 A refusal with a 5xx code is permanent (DeliveryFailed(permanent=True)): retrying cannot help. Anything else
-(connection refused, timeouts, 4xx) is temporary, and services/notifications retries it with backoff.
+(connection refused, timeouts, 4xx) is temporary, and services/notifications/delivery.py retries it with backoff.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 
-from server.services import notifications
-from server.services.notifications import DeliveryFailed, Scheduled, SendReport
+from server.services.notifications import delivery, due
+from server.services.notifications.delivery import DeliveryFailed, SendReport
+from server.services.notifications.due import Scheduled
 from server.settings import Settings
 
 TIMEOUT = 20  # seconds per SMTP conversation step
@@ -92,15 +93,15 @@ async def notify(now: datetime, settings: Settings, *, worker: str) -> tuple[Sch
     rendered into the outbox instead of sent."""
     from server import mail
 
-    scheduled = await notifications.schedule(now)
-    interrupted = await notifications.report_interrupted(now, INTERRUPTED_AFTER)
+    scheduled = await due.schedule(now)
+    interrupted = await delivery.report_interrupted(now, INTERRUPTED_AFTER)
     server = SmtpServer.from_url(settings.smtp_url) if settings.smtp_url else None
 
-    async def deliver(rendered: notifications.Rendered, context: dict) -> None:
+    async def deliver(rendered: delivery.Rendered, context: dict) -> None:
         message = mail.build_email(rendered, context, settings)
         await anyio.to_thread.run_sync(server.send, message)
 
-    report = await notifications.send_due(now, settings, worker=worker,
-                                          render=lambda context: mail.render(context, settings),
-                                          deliver=deliver if server else None)
+    report = await delivery.send_due(now, settings, worker=worker,
+                                     render=lambda context: mail.render(context, settings),
+                                     deliver=deliver if server else None)
     return scheduled, report, interrupted

@@ -20,7 +20,7 @@ from mail_helpers import mail_settings, parts, smtp_server
 
 from models.tables import Attendance, Notification, NotificationPreference
 from server.mailer import notify
-from server.services import notifications
+from server.services.notifications import content, delivery, due, preferences
 from server.services.publishing import publish_plan
 
 SCHEDULED = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday, before every session
@@ -28,7 +28,7 @@ START = {key: start for key, _section, start in SESSIONS}
 HOUR = timedelta(hours=1)
 
 
-async def job(now: datetime, settings) -> notifications.SendReport:
+async def job(now: datetime, settings) -> delivery.SendReport:
     _scheduled, report, _interrupted = await notify(now, settings, worker="test")
     return report
 
@@ -225,8 +225,8 @@ async def test_managers_weekly_digest_and_escalation(db):
 @pytest.mark.anyio
 async def test_preferences_off_and_digest(db):
     world = await seed_feed_world()
-    await notifications.set_preferences(world.people["nia"], {"invitation": "off"}, now=SCHEDULED)
-    await notifications.set_preferences(world.people["liam"], {"upcoming": "digest"}, now=SCHEDULED)
+    await preferences.set_preferences(world.people["nia"], {"invitation": "off"}, now=SCHEDULED)
+    await preferences.set_preferences(world.people["liam"], {"upcoming": "digest"}, now=SCHEDULED)
     with smtp_server() as smtp:
         settings = mail_settings(smtp.url)
         await job(SCHEDULED, settings)
@@ -283,13 +283,13 @@ async def test_smtp_down_is_retried_with_backoff_then_recorded(db):
     assert row["state"] == "pending" and row["attempts"] == 1 and "try 1 failed" in row["reason"]
     assert row["next_attempt_at"] == SCHEDULED + timedelta(minutes=1)
     at = SCHEDULED
-    for _ in range(notifications.MAX_ATTEMPTS - 1):
+    for _ in range(delivery.MAX_ATTEMPTS - 1):
         at = (await Notification.select(Notification.next_attempt_at).where(Notification.id == row["id"]).first())[
             "next_attempt_at"]
         await job(at, down)
     row = (await rows(id=row["id"]))[0]
-    assert row["state"] == "failed" and row["attempts"] == notifications.MAX_ATTEMPTS
-    assert row["reason"].startswith(f"gave up after {notifications.MAX_ATTEMPTS} tries")
+    assert row["state"] == "failed" and row["attempts"] == delivery.MAX_ATTEMPTS
+    assert row["reason"].startswith(f"gave up after {delivery.MAX_ATTEMPTS} tries")
     assert at - SCHEDULED == timedelta(minutes=1 + 2 + 4 + 8)  # backoff doubles
 
     with smtp_server() as smtp:
@@ -309,7 +309,7 @@ async def test_a_crash_after_the_server_accepted_never_sends_again(db):
     await seed_feed_world()
     with smtp_server() as smtp:
         settings = mail_settings(smtp.url)
-        await notifications.schedule(SCHEDULED)
+        await due.schedule(SCHEDULED)
 
         class WorkerDied(BaseException):
             pass
@@ -319,7 +319,7 @@ async def test_a_crash_after_the_server_accepted_never_sends_again(db):
             raise WorkerDied  # the process is gone before it records "sent"
 
         with pytest.raises(WorkerDied):
-            await notifications.send_due(SCHEDULED, settings, worker="doomed",
+            await delivery.send_due(SCHEDULED, settings, worker="doomed",
                                          render=lambda c: mail.render(c, settings), deliver=deliver_then_die)
         assert len(smtp.messages) == 1
         (left,) = await rows(state="sending")
@@ -347,11 +347,11 @@ async def test_a_missed_session_says_what_it_covered_and_its_materials(db):
 
     from server import mail
 
-    session = await notifications._session(world.sessions["a-1"])
+    session = await content._session(world.sessions["a-1"])
     context = {"kind": "missed_session", "key": "k", "notification_id": 1, "now": marked,
                "person": {"id": 1, "name": "Liam", "email": "liam@example.com", "timezone": "Europe/London"},
                "preferences_url": "https://x/preferences",
-               **notifications.missed_context(session, [{"title": "Slides", "url": "https://files.example/s.pdf"}],
+               **content.missed_context(session, [{"title": "Slides", "url": "https://files.example/s.pdf"}],
                                               settings)}
     rendered = mail.render(context, settings)
     assert '<a href="https://files.example/s.pdf">Slides</a>' in rendered.html

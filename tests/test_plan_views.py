@@ -16,7 +16,7 @@ from planner.coverage import cohort_window, inside_hours
 from planner.loading import load_problem
 from planner.slots import grid_index, inside_starts, profiles
 from planner.validate import recompute_coverage
-from server.services import plan_views
+from server.services import plan_comparison, plan_views
 from server.services.labels import plan_session_label, session_label
 
 ATLANTIC = "Support Atlantic - March 2027"
@@ -98,7 +98,7 @@ def test_the_chosen_sessions_on_the_heat_map_add_up_to_the_plans_coverage():
     assert total == sum(len(s.learners) for s in plan.cohort(cohort.name).sections
                         for x in plan.cohort(cohort.name).sessions if x.section == s.id)
     assert inside / total == pytest.approx(plan.coverage) == pytest.approx(recompute_coverage(problem, plan))
-    figures = plan_views.plan_figures(plan, {cohort.name: cohort}, people_of(problem))
+    figures = plan_comparison.plan_figures(plan, {cohort.name: cohort}, people_of(problem))
     assert figures.coverage == plan.coverage and figures.pairs == total
     assert figures.outside_pairs == total - inside
     assert sum(n for _name, n in figures.per_facilitator) == figures.sessions == len(plan.cohort(cohort.name).sessions)

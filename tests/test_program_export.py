@@ -129,6 +129,6 @@ def test_the_purpose_goes_through_the_file_the_browser_and_back(db, examples):
     row = run(Program.select().where(Program.id == imported.program_id).first())
     assert row["purpose"] == "So that tickets get answered." and row["reminder_hours"] == "48,1"
     assert parse_program("export.toml", exported.encode()).purpose == "So that tickets get answered."
-    from server.services.notifications import program_defaults
+    from server.services.notifications.kinds import program_defaults
 
     assert program_defaults(row["notification_defaults"]) == {"invitation": "off", "upcoming": "digest"}

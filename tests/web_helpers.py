@@ -23,18 +23,22 @@ from models.tables import Person
 from server.passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
+_OPEN_CLIENTS: list[TestClient] = []  # the web_clients open now, innermost last
 
 
 def run(awaitable):
-    """Await one query or coroutine from a synchronous test (test setup and checks on the database)."""
+    """Await one query or coroutine from a synchronous test (test setup and checks on the database).
+
+    While a `web_client` is open it runs on that app's event loop (the client's portal): on PostgreSQL the
+    app's connection pool belongs to that loop, and a coroutine awaited on another loop would take a pool
+    connection there and never hand it back cleanly, so the app's shutdown (asyncpg's `Pool.close`, which waits
+    for every connection) hung. With no app open there is no pool, and a fresh loop will do."""
 
     async def go():
-        # A piccolo query runs outside the app's PostgreSQL pool: that pool belongs to the app's event loop
-        # while a TestClient is open, and this is another loop.
-        if hasattr(awaitable, "run") and hasattr(awaitable, "querystrings"):
-            return await awaitable.run(in_pool=False)
         return await awaitable
 
+    if _OPEN_CLIENTS:
+        return _OPEN_CLIENTS[-1].blocking_portal.call(go)
     return asyncio.run(go())
 
 
@@ -57,7 +61,11 @@ def web_client(*, now: datetime | None = None):
 
     app = create_app(clock=fixed_clock(now) if now is not None else utc_now)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+        _OPEN_CLIENTS.append(client)
+        try:
+            yield client
+        finally:
+            _OPEN_CLIENTS.remove(client)
 
 
 def csrf_token(client: TestClient) -> str:

@@ -11,7 +11,8 @@ from litestar.response import Template
 from server.auth import designer_only, signed_in
 from server.controllers.requests import now, page_or_fragment
 from server.errors import UserError
-from server.services import invitations, notifications
+from server.services import invitations
+from server.services.notifications import kinds, outbox, preferences
 
 
 class PreferencesController(Controller):
@@ -27,13 +28,13 @@ class PreferencesController(Controller):
     @post("/", status_code=200)
     async def save(self, request: Request) -> Response:
         form = await request.form()
-        chosen = {kind.name: str(form.get(kind.name)) for kind in notifications.KINDS if form.get(kind.name)}
+        chosen = {kind.name: str(form.get(kind.name)) for kind in kinds.KINDS if form.get(kind.name)}
         error = None
         if not chosen:
             error = "Choose how you want each kind of email."
         else:
             try:
-                await notifications.set_preferences(request.user.id, chosen, now=now(request))
+                await preferences.set_preferences(request.user.id, chosen, now=now(request))
             except UserError as problem:
                 error = str(problem)
         context = await _preferences(request, saved=error is None, error=error)
@@ -42,7 +43,7 @@ class PreferencesController(Controller):
 
 
 async def _preferences(request: Request, **extra) -> dict:
-    return {"kinds": await notifications.preferences(request.user.id), "saved": False, "error": None, **extra}
+    return {"kinds": await preferences.preferences(request.user.id), "saved": False, "error": None, **extra}
 
 
 class UnsubscribeController(Controller):
@@ -56,14 +57,14 @@ class UnsubscribeController(Controller):
 
     @get("/{token:str}")
     async def page(self, token: FromPath[str]) -> Template:
-        target = await notifications.unsubscribe_target(token)
+        target = await preferences.unsubscribe_target(token)
         if target is None:
             raise NotFoundException("no such link")
         return Template("unsubscribe.html", context={"target": target, "token": token, "done": False})
 
     @post("/{token:str}", status_code=200)
     async def unsubscribe(self, request: Request, token: FromPath[str]) -> Template:
-        target = await notifications.unsubscribe(token, now=now(request))
+        target = await preferences.unsubscribe(token, now=now(request))
         if target is None:
             raise NotFoundException("no such link")
         return Template("unsubscribe.html", context={"target": target, "token": token, "done": True})
@@ -79,13 +80,13 @@ class OutboxController(Controller):
     @get("/")
     async def index(self, request: Request) -> Template:
         state = request.query_params.get("state") or None
-        if state is not None and state not in {s.value for s in notifications.State}:
+        if state is not None and state not in {s.value for s in kinds.State}:
             state = None
-        return Template("designer/outbox.html", context=await notifications.outbox(state=state))
+        return Template("designer/outbox.html", context=await outbox.outbox(state=state))
 
     @get("/{notification_id:int}")
     async def show(self, notification_id: FromPath[int]) -> Template:
-        message = await notifications.message(notification_id)
+        message = await outbox.message(notification_id)
         if message is None:
             raise NotFoundException("no such message")
         return Template("designer/message.html", context={"message": message,

@@ -15,9 +15,10 @@ from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
-from server.services import notifications, programs
+from server.services import programs
 from server.services.attendance import ATTENDANCE_SETTINGS
 from server.services.importing import import_problem
+from server.services.notifications import kinds
 from server.services.programs import UnitsLocked
 
 MODES = tuple(mode.value for mode in Mode)  # the program file's modes
@@ -63,12 +64,12 @@ def read_email_settings(form: Form) -> dict:
     if "reminder_hours" in form.fields:
         raw = form.text("reminder_hours", required=False, max_length=40, label="Reminders")
         try:
-            values["reminder_hours"] = ",".join(str(h) for h in notifications.reminder_hours(raw))
+            values["reminder_hours"] = ",".join(str(h) for h in kinds.reminder_hours(raw))
         except ValueError as error:
             form.fail("reminder_hours", f"Reminders: {error}.")
             values["reminder_hours"] = raw
     defaults = {}
-    for kind in notifications.KINDS:
+    for kind in kinds.KINDS:
         chosen = str(form.fields.get(f"default_{kind.name}", "") or "")
         if chosen and chosen in kind.modes:
             defaults[kind.name] = chosen
@@ -80,8 +81,8 @@ def read_email_settings(form: Form) -> dict:
 
 
 def email_context(values: dict) -> dict:
-    return {"email_kinds": notifications.KINDS,
-            "email_defaults": notifications.program_defaults(values.get("notification_defaults"))}
+    return {"email_kinds": kinds.KINDS,
+            "email_defaults": kinds.program_defaults(values.get("notification_defaults"))}
 
 
 def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:

@@ -14,8 +14,8 @@ from server.controllers.forms import Form
 from server.controllers.requests import now
 from server.db import LARGEST_ID
 from server.errors import UserError
-from server.services import cohorts, lifecycle
-from server.services.lifecycle import MAX_ROSTER_BYTES
+from server.services import cohorts, lifecycle, roster_update
+from server.services.roster_update import MAX_ROSTER_BYTES
 
 STALE = "The roster changed since the preview"
 
@@ -104,7 +104,7 @@ class RosterController(Controller):
         cohort = await _cohort(cohort_id)
         try:
             file_name, data = await _uploaded(request)
-            update = await lifecycle.preview_roster(cohort_id, file_name, data)
+            update = await roster_update.preview_roster(cohort_id, file_name, data)
         except UserError as error:
             return Template("designer/roster_update.html", status_code=400,
                             context={"cohort": cohort, "update": None, "error": str(error)})
@@ -126,7 +126,7 @@ class RosterController(Controller):
         try:
             if len(text.encode()) > MAX_ROSTER_BYTES:
                 raise UserError(f"{file_name}: the file is larger than {MAX_ROSTER_BYTES // 1000} kB")
-            await lifecycle.apply_roster(cohort_id, file_name, text.encode(), digest, actor=request.user.id,
+            await roster_update.apply_roster(cohort_id, file_name, text.encode(), digest, actor=request.user.id,
                                          now=now(request))
         except UserError as error:
             message = str(error)

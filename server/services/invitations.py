@@ -29,7 +29,7 @@ def _address(email: str, name: str, *, role: str | None = None, rsvp: bool = Fal
 
 
 def invitation_calendar(context: dict) -> bytes:
-    """The text/calendar body for an invitation context (services/notifications._invitation)."""
+    """The text/calendar body for an invitation context (services/notifications/content._invitation)."""
     session = context["session"]
     person = context["person"]
     method = context["method"]

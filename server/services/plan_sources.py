@@ -11,7 +11,7 @@ from models.tables import Membership, PlannerRun
 from planner import plan as pl
 from planner import problem as p
 from server.services import cohorts as cohort_service
-from server.services.plan_views import PlanFigures, plan_figures
+from server.services.plan_comparison import PlanFigures, plan_figures
 from server.services.planning import planner_people, planner_person, program_from_db
 from server.services.published_plan import published_plan
 from server.services.variants import Variant, variant_of

@@ -1,6 +1,6 @@
 """A plan to look at: one program week of a cohort as a week calendar (sessions as blocks) and as a coverage
 heat map (30-minute cells: how many learners a session starting there would find inside their working hours),
-in any zone; and the figures that compare plans (variants) side by side.
+in any zone. The figures that compare plans (variants) side by side: services/plan_comparison.py.
 
 Every number about working hours comes from `planner.coverage.inside_hours` / `minutes_outside`, evaluated
 on the actual date, over the planner's own learner profiles (`planner.slots.profiles`): the heat map counts
@@ -10,16 +10,18 @@ weeks included). Nothing here queries the database: the front door loads the pla
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from planner import plan as pl
 from planner import problem as p
-from planner.coverage import day_window, inside_hours, local_midnight, minutes_outside, program_week, zone
+from planner.coverage import day_window, inside_hours, local_midnight, minutes_outside, program_week, zone  # noqa: F401
 from planner.loading import days_text
 from planner.slots import GRID_MINUTES, profiles
 from server.services.labels import plan_session_label, section_label
+
+# program_week is not used here but named through this module: the pages open on a plan's first program week
 
 CELL = timedelta(minutes=GRID_MINUTES)
 SHADES = 5  # heat classes 0..4
@@ -402,67 +404,3 @@ def _learner_rows(cohort: p.Cohort, week: Week, blocks: list[Block], learners_of
             section=section_label(section_of[person.email]) if person.email in section_of else "–",
         ))
     return tuple(sorted(rows, key=lambda r: (r.section, r.name.casefold())))
-
-
-# ------------------------------------------------------------------------------------ plans side by side
-
-
-@dataclass(frozen=True)
-class PlanFigures:
-    """What a designer compares plans (variants) by."""
-
-    coverage: float
-    pairs: int  # (learner, session of the learner's section) pairs
-    outside_pairs: int  # of them outside the learner's hours
-    outside_minutes: int  # their minutes outside, in all
-    worst_minutes: int  # the most minutes outside of any one pair
-    learners_outside: int  # learners with at least one session outside their hours
-    sessions: int
-    sections: int
-    modules: int
-    per_facilitator: tuple[tuple[str, int], ...]  # (name, sessions), most first
-    weeks_used: int  # program weeks with at least one session (all cohorts)
-    last_week: int  # the latest program week with a session
-    weeks: int  # the cohorts' length in weeks (the longest)
-    by_cohort: tuple[tuple[str, int, int], ...] = field(default=())  # (cohort, sections, weeks used)
-
-
-def plan_figures(plan: pl.Plan, cohorts: dict[str, p.Cohort], people: dict[str, p.Person]) -> PlanFigures:
-    """The comparison figures of a plan; `cohorts` by name (for their weeks), `people` by email."""
-    pairs = outside_pairs = outside_total = worst = 0
-    affected: set[str] = set()
-    per_facilitator: Counter[str] = Counter()
-    weeks_used: set[tuple[str, int]] = set()
-    by_cohort, last_week, weeks = [], 0, 0
-    for cp in plan.cohorts:
-        home = cohorts.get(cp.name)
-        learners_of = {s.id: s.learners for s in cp.sections}
-        used = set()
-        for session in cp.sessions:
-            lead = people.get(session.facilitator)
-            per_facilitator[lead.name if lead else session.facilitator] += 1
-            if home is not None:
-                week = program_week(home, session.start)
-                used.add(week)
-                weeks_used.add((cp.name, week))
-                last_week = max(last_week, week)
-            for email in learners_of.get(session.section, ()):
-                person = people.get(email)
-                if person is None:
-                    continue
-                pairs += 1
-                if not inside_hours(person, session.start, session.end):
-                    minutes = minutes_outside(person, session.start, session.end)
-                    outside_pairs += 1
-                    outside_total += minutes
-                    worst = max(worst, minutes)
-                    affected.add(email)
-        weeks = max(weeks, home.weeks if home else 0)
-        by_cohort.append((cp.name, len(cp.sections), len(used)))
-    return PlanFigures(
-        coverage=plan.coverage, pairs=pairs, outside_pairs=outside_pairs, outside_minutes=outside_total,
-        worst_minutes=worst, learners_outside=len(affected), sessions=sum(len(c.sessions) for c in plan.cohorts),
-        sections=sum(len(c.sections) for c in plan.cohorts), modules=sum(len(c.modules) for c in plan.cohorts),
-        per_facilitator=tuple(sorted(per_facilitator.items(), key=lambda kv: (-kv[1], kv[0]))),
-        weeks_used=len({w for _c, w in weeks_used}), last_week=last_week, weeks=weeks, by_cohort=tuple(by_cohort),
-    )
