@@ -9,6 +9,8 @@ baseline, each problem in its own process, and record a table and a summary in d
     python -m bench --no-planner         # only the feed and serving figures
     python -m bench --serving-database postgresql://...   # the serving benchmark on an EMPTY PostgreSQL database
     python -m bench --reference          # also a 10x longer run where the gap misses its target
+    python -m bench --only cli           # only the CLI row: `cadence plan` on the examples, as a subprocess
+    python -m bench --cli-limit 2        # the CLI row's --time-limit (default 10; --no-cli skips it)
 
 Problems with a time limit of at most 10 s are solved twice to check that the plan is byte-identical.
 """
@@ -77,10 +79,10 @@ def table(rows: list[dict]) -> str:
             f"{r.get('wall', 0):.1f} s", f"{r.get('wall', 0) / r.get('limit', 1):.2f}",
             f"{r['peak_mib']:.0f} MiB" if "peak_mib" in r else "-",
             f"{100 * r['coverage']:.1f}%" if "coverage" in r else "-",
-            f"{100 * base['coverage']:.1f}%" if "coverage" in base else "none",
+            "-" if r.get("cli") else f"{100 * base['coverage']:.1f}%" if "coverage" in base else "none",
             "-" if gn is None else f"{gn:+.1f} pts",
             "-" if g is None else f"{g:.2f}%",
-            target(r)[0] if "cohorts" in r else "-",
+            "wall <= limit x 1.10 + 1 s" if r.get("cli") else target(r)[0] if "cohorts" in r else "-",
             _repeatable(r), _valid(r),
         ]
         if "reference" in r:
@@ -106,6 +108,20 @@ def _valid(r: dict) -> str:
 
 
 def summary(rows: list[dict]) -> list[str]:
+    cli = [r for r in rows if r.get("cli")]
+    rows = [r for r in rows if not r.get("cli")]
+    return (_family_summary(rows) if rows else []) + [_cli_line(r) for r in cli]
+
+
+def _cli_line(r: dict) -> str:
+    promise = r["limit"] * 1.10 + 1
+    verdict = "within" if r["wall"] <= promise else "OVER"
+    return (f"- CLI (`cadence plan` on examples/support-onboarding, a subprocess, start-up included): "
+            f"{r['wall']:.2f} s for --time-limit {r['limit']:g}, {verdict} the promise of {promise:.2f} s; "
+            f"{r['status']}" + (f" ({r['stopped_by']})" if "stopped_by" in r else ""))
+
+
+def _family_summary(rows: list[dict]) -> list[str]:
     planned = [r for r in rows if "coverage" in r]
     over = [r for r in rows if r.get("wall", 0) > r.get("limit", 0) * 1.10 + 1]
     with_base = [r for r in planned if gain(r) is not None]
@@ -179,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-planner", action="store_true")
     parser.add_argument("--serving-database", help="an EMPTY PostgreSQL database for the serving benchmark")
     parser.add_argument("--reference", action="store_true", help="10x longer runs where the gap misses its target")
+    parser.add_argument("--cli-limit", type=float, default=10.0, help="--time-limit of the CLI row (default 10)")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI row")
     args = parser.parse_args(argv)
     if not args.no_planner:
         _planner(args, argv)
@@ -202,6 +220,8 @@ def _planner(args, argv) -> None:
     else:
         names = [f"gen-{s}" for s in (args.seeds if args.seeds is not None else SEEDS)]
         names += [] if args.seeds is not None else list(ROLLOUT)
+    want_cli = not args.no_cli and (not args.only or "cli" in args.only)
+    names = [n for n in names if n != "cli"]
     rows = []
     for name in names:
         probe = _child(name, "--twice") if _short(name) else _child(name)
@@ -209,6 +229,11 @@ def _planner(args, argv) -> None:
             probe["reference"] = _child(name, "--limit", str(10 * probe["limit"]))
         rows.append(probe)
         print(json.dumps(probe), file=sys.stderr, flush=True)
+    if want_cli:
+        from bench import cli_wall
+
+        rows.append(cli_wall.run(args.cli_limit))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0]
     text = "\n".join([

@@ -28,6 +28,7 @@ HINT_DETERMINISTIC = 1.0  # completing a hint with every decision fixed is preso
 # model (its probing alone ~0.3 deterministic units a round), before the hint was even loaded.
 PROBING_LEVEL = 0
 PRESOLVE_ITERATIONS = 1
+COVERAGE_SHARE = 0.5  # of a lexicographic solve's budget, at most, for phase 1 (coverage alone)
 
 
 @dataclass(frozen=True)
@@ -159,39 +160,79 @@ class GroupModel:
     # ------------------------------------------------------------------------------------------ solving
 
     def run(self, limits: Limits, stop=None, on_solution: Callable[[int], None] | None = None,
-            hinted: Hinted | None = None) -> Outcome:
-        solver = cp_model.CpSolver()
-        params = solver.parameters
-        params.num_workers = max(1, limits.workers)
-        params.interleave_search = limits.workers > 1
-        params.random_seed = limits.seed
-        params.max_deterministic_time = max(0.01, limits.deterministic)
-        params.max_time_in_seconds = max(0.05, limits.wall)
-        params.cp_model_probing_level = PROBING_LEVEL
-        params.max_presolve_iterations = PRESOLVE_ITERATIONS
-        callback = _Callback(on_solution) if on_solution is not None else None
-        watcher = _Watcher(solver, stop) if stop is not None else None
-        try:
-            status = solver.solve(self.model, callback)
-        finally:
-            if watcher is not None:
-                watcher.done()
-        cancelled = watcher is not None and watcher.fired
+            hinted: Hinted | None = None, lexicographic: bool = False) -> Outcome:
+        """Solve within `limits`. `lexicographic`: coverage first, then the penalties (see `_run_lexicographic`)."""
+        coverage = [t for t in self.terms if t.rule == "coverage"]
+        if lexicographic and coverage and len(coverage) < len(self.terms):
+            return self._run_lexicographic(limits, stop, on_solution, hinted, coverage)
+        solver, status, cancelled = _solve(self.model, limits, limits.deterministic, limits.wall, stop, on_solution)
         spent = solver.deterministic_time
-        clock = (not cancelled and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
-                 and spent < limits.deterministic * 0.98 and solver.wall_time >= limits.wall * 0.9)
-        outcome = Outcome(
-            status={cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
-                    cp_model.INFEASIBLE: "infeasible"}.get(status, "unknown"),
-            results={}, bound=None, variables=self.variables, deterministic=spent + (hinted.deterministic if hinted else 0),
-            clock=clock, cancelled=cancelled, current=hinted.current if hinted else {},
-        )
+        clock = _clock(status, cancelled, spent, solver.wall_time, limits.deterministic, limits.wall)
+        outcome = self._outcome(status, spent, clock, cancelled, hinted)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             outcome.results = self._read(solver)
             objective = round(solver.objective_value)
             outcome.bound = objective if status == cp_model.OPTIMAL else max(
                 objective, math.floor(solver.best_objective_bound + 1e-6))
         return outcome
+
+    def _run_lexicographic(self, limits: Limits, stop, on_solution, hinted: Hinted | None,
+                           coverage: list[Term]) -> Outcome:
+        """Two solves. Phase 1 maximises covered pairs alone (at most COVERAGE_SHARE of the budget; without the
+        small tie-breaking penalties its bound is tight and it proves fast). Phase 2 keeps coverage at least
+        phase 1's best and maximises the whole objective, hinted with phase 1's solution (complete and
+        feasible). "optimal" only when both phases are proven: then no plan covers more pairs, and none of
+        those covering as many scores more (the objective is lexicographic: coverage, then penalties)."""
+        first = self.model.clone()
+        covered = [first.get_int_var_from_proto_index(t.var.index) for t in coverage]
+        first.maximize(sum(covered))
+        share = limits.deterministic * COVERAGE_SHARE
+        solver, status, cancelled = _solve(first, limits, share, limits.wall, stop, None)
+        spent, wall = solver.deterministic_time, solver.wall_time
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or cancelled:
+            clock = _clock(status, cancelled, spent, wall, share, limits.wall)
+            outcome = self._outcome(status, spent, clock, cancelled, hinted)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                outcome.results = self._read(solver)
+                outcome.status = "feasible"
+            return outcome
+        most = round(solver.objective_value)
+        coverage_proven = status == cp_model.OPTIMAL
+        # what no plan exceeds: weights.COVERED_PAIR x phase 1's bound (every other term is a penalty, <= 0)
+        pair_bound = weights.COVERED_PAIR * math.floor(solver.best_objective_bound + 1e-6)
+        second = self.model.clone()
+        second.add(sum(second.get_int_var_from_proto_index(t.var.index) for t in coverage) >= most)
+        second.clear_hints()
+        for i in range(len(second.proto.variables)):
+            second.proto.solution_hint.vars.append(i)
+            second.proto.solution_hint.values.append(solver.value(first.get_int_var_from_proto_index(i)))
+        first_results = self._read(solver)
+        left = limits.deterministic - spent
+        solver, status, cancelled = _solve(second, limits, left, limits.wall - wall, stop, on_solution)
+        spent += solver.deterministic_time
+        wall += solver.wall_time
+        proven = coverage_proven and status == cp_model.OPTIMAL
+        clock = _clock(cp_model.OPTIMAL if proven else cp_model.FEASIBLE, cancelled, spent, wall,
+                       limits.deterministic, limits.wall)
+        outcome = self._outcome(cp_model.OPTIMAL if proven else cp_model.FEASIBLE, spent, clock, cancelled, hinted)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            outcome.results = self._read(solver)
+            objective = round(solver.objective_value)
+            second_bound = objective if status == cp_model.OPTIMAL else math.floor(solver.best_objective_bound + 1e-6)
+            outcome.bound = max(objective, second_bound if coverage_proven else pair_bound)
+        else:  # phase 2 found nothing in time (it had phase 1's solution as a hint): phase 1's plan
+            outcome.results = first_results
+            outcome.bound = max(sum(r.objective for r in first_results.values()), pair_bound)
+        return outcome
+
+    def _outcome(self, status, spent: float, clock: bool, cancelled: bool, hinted: Hinted | None) -> Outcome:
+        return Outcome(
+            status={cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
+                    cp_model.INFEASIBLE: "infeasible"}.get(status, "unknown"),
+            results={}, bound=None, variables=self.variables,
+            deterministic=spent + (hinted.deterministic if hinted else 0),
+            clock=clock, cancelled=cancelled, current=hinted.current if hinted else {},
+        )
 
     def _read(self, solver: cp_model.CpSolver) -> dict[str, CohortResult]:
         v = self.vars
@@ -241,6 +282,34 @@ class _Watcher:
     def done(self) -> None:
         self._finished.set()
         self._thread.join()
+
+
+def _solve(model: cp_model.CpModel, limits: Limits, deterministic: float, wall: float, stop,
+           on_solution: Callable[[int], None] | None) -> tuple[cp_model.CpSolver, int, bool]:
+    """One CP-SAT solve with the planner's settings; (solver, status, cancelled by `stop`)."""
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    params.num_workers = max(1, limits.workers)
+    params.interleave_search = limits.workers > 1
+    params.random_seed = limits.seed
+    params.max_deterministic_time = max(0.01, deterministic)
+    params.max_time_in_seconds = max(0.05, wall)
+    params.cp_model_probing_level = PROBING_LEVEL
+    params.max_presolve_iterations = PRESOLVE_ITERATIONS
+    callback = _Callback(on_solution) if on_solution is not None else None
+    watcher = _Watcher(solver, stop) if stop is not None else None
+    try:
+        status = solver.solve(model, callback)
+    finally:
+        if watcher is not None:
+            watcher.done()
+    return solver, status, watcher is not None and watcher.fired
+
+
+def _clock(status, cancelled: bool, spent: float, wall_spent: float, deterministic: float, wall: float) -> bool:
+    """The wall clock, not the deterministic budget, cut the solve short."""
+    return (not cancelled and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+            and spent < deterministic * 0.98 and wall_spent >= wall * 0.9)
 
 
 # ------------------------------------------------------------------------------------------ reading back

@@ -40,6 +40,10 @@ FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort
 MAX_GROUP_COHORTS = 6
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
+# A cohort alone solved lexicographically (coverage, then penalties: `GroupModel.run(lexicographic=True)`).
+# Off: on the loaded 2-core machine of 2026-12-02 it proved gen-004-one (1.42 deterministic units) but left
+# rollout-01 at 2.8% from its bound where the weighted model reaches 0.3% (docs/benchmarks.md, notes).
+LEXICOGRAPHIC_ALONE = False
 WIDE_REACH = 1  # weeks either side of a wide cohort's current weeks that one solve may move a session
 
 
@@ -145,9 +149,11 @@ class Search:
     def _alone(self, name: str, share: float) -> None:
         """Step 4 for a cohort alone in its component: narrow weeks first, wide when narrow has no plan."""
         current = self.best.get(name)
-        outcome = self._solve([name], {name: True}, taken=None, deterministic=share)
+        outcome = self._solve([name], {name: True}, taken=None, deterministic=share,
+                              lexicographic=LEXICOGRAPHIC_ALONE)
         if outcome.status == "infeasible":
-            outcome = self._solve([name], {name: False}, taken=None, deterministic=share)
+            outcome = self._solve([name], {name: False}, taken=None, deterministic=share,
+                              lexicographic=LEXICOGRAPHIC_ALONE)
             if outcome.status == "infeasible":
                 if current is None:
                     self.infeasible.append(name)
@@ -223,7 +229,7 @@ class Search:
     # ------------------------------------------------------------------------------------------ solving
 
     def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float,
-               spend_anyway: bool = False) -> Outcome:
+               spend_anyway: bool = False, lexicographic: bool = False) -> Outcome:
         sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
         wall = self.deadline - time.monotonic()
         if wall <= 0 or (deterministic <= 0 and not spend_anyway):
@@ -243,7 +249,7 @@ class Search:
         allowed = deterministic if spend_anyway else min(deterministic, self.left)
         limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(),
                         self.workers, self.seed)
-        outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted)
+        outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted, lexicographic)
         if not outcome.results and outcome.current:
             outcome.results = dict(outcome.current)  # no better plan: at least the current ones, scored exactly
         self.left -= outcome.deterministic
