@@ -34,15 +34,19 @@ from planner.slots import cohort_slots, pack_units, week_ranges
 
 
 def solve(problem: Problem, time_limit: float = 10.0, *, workers: int | None = None, seed: int = 0,
-          progress: Callable[[Progress], None] | None = None, stop=None) -> Plan:
+          progress: Callable[[Progress], None] | None = None, stop=None, started: float | None = None) -> Plan:
     """The best plan found in `time_limit` seconds of wall clock (building, hints and every attempt included).
 
     `workers`: CP-SAT workers (default: this machine's CPU count). `progress`: called with a `Progress` at
     most a few times a second. `stop`: an object with `is_set()` (a `threading.Event`); when it is set the
     search ends within about a second and the best plan so far is returned (`stopped_by` "cancelled").
     Raises `PlanningError` when no plan exists (with the reason) or none was found in time (with what was
-    tried)."""
-    began = time.monotonic()
+    tried).
+
+    `started`: the `time.monotonic()` instant the caller's promise counts from (the CLI passes its process
+    start, so importing the solver counts against the limit); the deterministic budget is the limit's all the
+    same, so a run that stops on its budget gives the same plan either way."""
+    began = time.monotonic() if started is None else min(started, time.monotonic())
     reasons = precheck(problem)
     if reasons:
         raise PlanningError(reasons)

@@ -131,3 +131,15 @@ def test_a_single_cohort_stops_early_once_proven_optimal():
     plan, wall = timed(p, 30)
     assert plan.status is Status.OPTIMAL and plan.stopped_by is StoppedBy.OPTIMAL
     assert wall < 10
+
+
+def test_the_limit_counts_from_the_callers_start_when_given():
+    """The CLI passes its process start: time spent before the call (imports) counts against the limit, while
+    the deterministic budget stays the limit's, so a run that stops on its budget gives the same plan."""
+    p = _two_groups()
+    spent = solve(p, time_limit=5, started=time.monotonic() - 30)  # the caller already used more than the limit
+    assert spent.wall_seconds >= 30 and spent.stopped_by == StoppedBy.CLOCK and validate_plan(p, spent) == []
+    fresh, counted = solve(p, time_limit=5), solve(p, time_limit=5, started=time.monotonic() - 0.5)
+    assert counted.wall_seconds >= 0.5
+    if fresh.stopped_by != StoppedBy.CLOCK and counted.stopped_by != StoppedBy.CLOCK:
+        assert plan_to_json(fresh) == plan_to_json(counted)
