@@ -31,7 +31,7 @@ from litestar.template.config import TemplateConfig
 
 from server.auth import LoadUserMiddleware, signin_url
 from server.controllers.requests import is_htmx
-from server.db import is_row_id
+from server.db import connection_pool, is_row_id
 from server.services.clock import Clock, utc_now
 from server.session_store import DatabaseStore, RotatingSessionConfig
 from server.settings import ConfigError, Settings
@@ -59,19 +59,8 @@ def healthz() -> str:
 
 @asynccontextmanager
 async def _database(app: Litestar) -> AsyncGenerator[None, None]:
-    from piccolo.engine.postgres import PostgresEngine
-
-    from models.tables import Person
-
-    engine = Person._meta.db
-    pooled = isinstance(engine, PostgresEngine)
-    if pooled:
-        await engine.start_connection_pool()
-    try:
+    async with connection_pool():
         yield
-    finally:
-        if pooled:
-            await engine.close_connection_pool()
 
 
 async def _refuse_what_the_database_cannot_hold(request: Request) -> None:
