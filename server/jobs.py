@@ -18,9 +18,11 @@ import functools
 import logging
 import os
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from huey import Huey, PostgresHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
@@ -29,6 +31,8 @@ from huey.serializer import SignedSerializer
 from server.settings import Settings
 
 log = logging.getLogger("cadence.jobs")
+T = TypeVar("T")
+PLAN_RUN_PRIORITY = 10  # periodic tasks have 0
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,14 @@ def build_queue(settings: Settings) -> Queue:
         dsn = url.replace("postgres://", "postgresql://", 1)
         huey = PostgresHuey(settings.queue_name, dsn=dsn, results=False, serializer=serializer)
 
-    @huey.task(name="plan_run")
+    # A planner run goes ahead of the periodic chores queued before it (a run the reaper re-queues must not
+    # wait behind a long email pass): both Huey stores take the highest priority first.
+    @huey.task(name="plan_run", priority=PLAN_RUN_PRIORITY)
     def plan_run(run_id: int) -> None:
         from server.services.clock import utc_now
         from server.services.planner_runs import work_on_run
 
-        solved = asyncio.run(work_on_run(run_id, worker_name(), cpus=settings.planner_cpus, clock=utc_now))
+        solved = _run(work_on_run(run_id, worker_name(), cpus=settings.planner_cpus, clock=utc_now))
         log.info("planner run %s: %s", run_id, "solved" if solved else "not ours (claimed or finished elsewhere)")
 
     @huey.periodic_task(crontab(minute="*"), name="reap_runs")
@@ -76,7 +82,7 @@ def build_queue(settings: Settings) -> Queue:
         from server.services.clock import utc_now
         from server.services.planner_runs import reap_stale_runs
 
-        for run_id in asyncio.run(reap_stale_runs(now=utc_now(), stale_after=timedelta(seconds=settings.job_stale_after),
+        for run_id in _run(reap_stale_runs(now=utc_now(), stale_after=timedelta(seconds=settings.job_stale_after),
                                                   attempts=settings.job_attempts)):
             plan_run(run_id)
 
@@ -85,7 +91,7 @@ def build_queue(settings: Settings) -> Queue:
         from server.services.attendance import mark_absent_after_grace
         from server.services.clock import utc_now
 
-        written = asyncio.run(mark_absent_after_grace(now=utc_now()))
+        written = _run(mark_absent_after_grace(now=utc_now()))
         if written:
             log.info("marked %s learners absent after the grace period", written)
 
@@ -95,13 +101,24 @@ def build_queue(settings: Settings) -> Queue:
         from server.mailer import notify as notify_pass
         from server.services.clock import utc_now
 
-        scheduled, report, interrupted = asyncio.run(notify_pass(utc_now(), settings, worker=worker_name()))
+        scheduled, report, interrupted = _run(notify_pass(utc_now(), settings, worker=worker_name()))
         if scheduled.created or report.sent or report.outbox or report.failed or interrupted:
             log.info("email: %s scheduled, %s sent, %s to the outbox, %s retrying, %s failed, %s interrupted",
                      scheduled.created, len(report.sent), len(report.outbox), len(report.retrying),
                      len(report.failed), len(interrupted))
 
     return Queue(huey, settings, plan_run, reap_runs, mark_absent, notify)
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """A task's own event loop, holding the database's connection pool while the work runs."""
+    from server.db import connection_pool
+
+    async def pooled() -> T:
+        async with connection_pool():
+            return await work
+
+    return asyncio.run(pooled())
 
 
 def queue() -> Queue:

@@ -4,6 +4,7 @@
 - a worker SIGKILLed mid-solve: once its heartbeat is stale another worker takes the run and finishes it,
   once; the published plan is untouched;
 - cancel stops a run within 2 s and keeps its best plan;
+- a planner run goes ahead of the periodic chores queued before it;
 - two workers on PostgreSQL and 10 runs, each nudged twice: every run is claimed and solved once;
 - the web process never imports OR-Tools to serve the plan pages.
 
@@ -132,6 +133,21 @@ def test_sigkill_mid_solve_another_worker_finishes_the_run_once(db, tmp_path):
     assert done["attempts"] == 2 and done["claimed_by"] != killed["claimed_by"]
     assert "cohorts" in result(done)
     assert run(LiveSession.select().order_by(LiveSession.id)) == published  # publishing is the designer's call
+
+
+def test_a_planner_run_goes_ahead_of_the_chores_queued_before_it(db):
+    """The reaper re-queues a dead worker's run behind the minute's chores; an email pass can take a while, so
+    the run must not wait for it. The real queue store (SQLite file, or PostgreSQL) orders them."""
+    jobs = nudger(queue_env())
+    try:
+        jobs.notify()
+        jobs.mark_absent()
+        jobs.nudge(7)
+        jobs.reap_runs()
+        order = [(task.name, task.args) for task in iter(jobs.huey.dequeue, None)]
+    finally:
+        jobs.huey.flush()
+    assert order == [("plan_run", (7,)), ("notify", ()), ("mark_absent", ()), ("reap_runs", ())]
 
 
 def test_cancel_stops_a_run_within_two_seconds_and_keeps_its_best_plan(db, tmp_path):
