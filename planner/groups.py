@@ -121,9 +121,10 @@ class GroupModel:
                 out.append((v.due_week(cm, i, w), int(day // 7 + 1 == w)))
         return out
 
-    def hint(self, assignments: Mapping[str, CohortAssignment]) -> Hinted:
+    def hint(self, assignments: Mapping[str, CohortAssignment], wall: float = 60.0) -> Hinted:
         """Hint every variable from the cohorts' assignments (those it can express). A complete, feasible hint
-        is the solver's first solution; completing it also scores the current plans exactly."""
+        is the solver's first solution; completing it also scores the current plans exactly. `wall`: seconds
+        the completion may take at most."""
         fixed: list[tuple[cp_model.IntVar, int]] = []
         for cm in self.cohorts:
             a = assignments.get(cm.name)
@@ -144,6 +145,7 @@ class GroupModel:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.max_deterministic_time = HINT_DETERMINISTIC
+        solver.parameters.max_time_in_seconds = max(0.01, wall)
         solver.parameters.cp_model_probing_level = PROBING_LEVEL
         solver.parameters.max_presolve_iterations = PRESOLVE_ITERATIONS
         status = solver.solve(copy)
@@ -290,7 +292,7 @@ def _solve(model: cp_model.CpModel, limits: Limits, deterministic: float, wall: 
     solver = cp_model.CpSolver()
     params = solver.parameters
     params.num_workers = max(1, limits.workers)
-    params.interleave_search = limits.workers > 1
+    params.interleave_search = True  # deterministic whatever the number of workers: 1 and 8 give one plan
     params.random_seed = limits.seed
     params.max_deterministic_time = max(0.01, deterministic)
     params.max_time_in_seconds = max(0.05, wall)

@@ -5,23 +5,34 @@
 2. **Components.** Cohorts that share no facilitator, directly or through other cohorts, never interact;
    each component is planned on its own, so no model ever holds more than one component.
 3. **Bounds** without a solver (`planner.bounds`), tightened by every solve that proves one.
-4. **One solve per cohort**, by model size: a cohort alone in its component is solved as itself (its whole
+4. **Each component on its own budget, in parallel.** A component gets the share of the deterministic
+   budget its cohorts' model sizes give it, and steps 5 and 6 run inside it; independent components run at
+   the same time on the machine's cores (the CP-SAT workers are split between them, biggest component
+   first), so the single-threaded parts of one (building a model, presolve, reading a plan) overlap the
+   solves of another. One core: one after the other, with the same budgets and so the same plans.
+5. **One solve per cohort**, by model size: a cohort alone in its component is solved as itself (its whole
    share of the budget); a cohort that shares facilitators is solved with the others' current sessions
    taken ("fit"). A component where some cohort fits nowhere is solved as one model, which either finds a
    plan or proves there is none.
-5. **Large-neighbourhood search.** The cohort furthest from its bound, with the cohorts that share most of
+6. **Large-neighbourhood search.** The cohort furthest from its bound, with the cohorts that share most of
    its facilitators (as many as a model of bounded size holds), is solved again with the rest held; the
    result is kept when better. Until every cohort is at its bound, nothing is left to try, the
    deterministic budget is spent, or the clock runs out.
+7. **What components leave** (a component proven optimal early spends less than its share) goes to one
+   more large-neighbourhood search over the whole run, with every worker, after the parallel step: the
+   leftover is a sum of budgets, so this stays repeatable.
 
 Every solve starts from a complete hint of the current plan, stops on a deterministic budget (repeatable)
-and on what is left of the wall clock (a promise); `stopped_by` says which ended the search.
+and on what is left of the wall clock (a promise); `stopped_by` says which ended the search. A component's
+search reads and writes only its own cohorts' entries, so components never wait for each other.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from planner.assignment import covered_pairs
@@ -59,6 +70,17 @@ class Progress:
 
 
 @dataclass
+class _Budget:
+    """Deterministic work one part of the search may still do (a component's share, or the leftover)."""
+
+    total: float
+    left: float
+
+    def slice(self) -> float:
+        return max(0.2, self.total / 20)
+
+
+@dataclass
 class _Best:
     result: CohortResult
     pairs: int
@@ -74,7 +96,6 @@ class Search:
         self.began = began
         self.deadline = began + time_limit * (1 - RESERVE)
         self.total = time_limit * DETERMINISTIC_PER_SECOND
-        self.left = self.total
         self.workers, self.seed = workers, seed
         self.progress, self.stop = progress, stop
         self.models: dict[str, CohortModel] = {cm.name: cm for cm in cohort_models(problem, True)}
@@ -90,6 +111,9 @@ class Search:
         self.clock = self.cancelled = False
         self.solutions = 0
         self._reported = 0.0
+        self._lock = threading.Lock()  # components' threads: the shared plans, counters and progress
+        self._running = 0  # components being searched at this moment (threads)
+        self._preparing = 0.0  # seconds per candidate choice that building a model and its hint take (average)
 
     # ------------------------------------------------------------------------------------------ the steps
 
@@ -101,23 +125,45 @@ class Search:
         self.solutions = 1 if self.best else 0
         self._report(force=True)
         sizes = {name: max(1, self._choices(cm)) for name, cm in self.models.items()}
-        first_pass = self.total * FIRST_PASS_SHARE
-        for component in self.components:
+        everything = sum(sizes.values())
+        budgets = [_Budget(share, share) for share in
+                   (self.total * sum(sizes[n] for n in component) / everything for component in self.components)]
+        parallel = max(1, min(len(self.components), self.workers))
+        if parallel == 1:
+            for component, budget in zip(self.components, budgets, strict=True):
+                self._component(component, budget, sizes)
+        else:  # biggest first, so the small ones fill the cores at the end
+            order = sorted(range(len(self.components)), key=lambda i: (-budgets[i].total, i))
+            with ThreadPoolExecutor(parallel, thread_name_prefix="planner-component") as pool:
+                done = [pool.submit(self._component, self.components[i], budgets[i], sizes) for i in order]
+                for future in done:
+                    future.result()
+        if self.infeasible:
+            return
+        leftover = sum(max(0.0, b.left) for b in budgets)
+        self._neighbourhoods(self.order, _Budget(leftover, leftover))
+
+    def _component(self, component: list[str], budget: _Budget, sizes: dict[str, int]) -> None:
+        """Steps 5 and 6 for one component, within its budget."""
+        with self._lock:
+            self._running += 1
+        try:
+            first_pass = budget.total * FIRST_PASS_SHARE
+            mine = sum(sizes[n] for n in component)
             for name in component:
-                if self._out():
+                if self._out(budget):
                     break
-                share = sizes[name] / sum(sizes.values())
                 if len(component) == 1:  # its only solve: its whole share
-                    self._alone(name, self.total * share)
+                    self._alone(name, budget)
                 else:
-                    self._fit(name, first_pass * share)
-            if self.infeasible:
-                return
+                    self._fit(name, first_pass * sizes[name] / mine, budget)
             if len(component) > 1:
-                self._joint(component)
-                if self.infeasible:
-                    return
-        self._neighbourhoods()
+                self._joint(component, budget)
+            if not self.infeasible:
+                self._neighbourhoods(component, budget)
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def _construct(self) -> None:
         """The constructive plan; cohorts it cannot place go first in a second try."""
@@ -146,14 +192,14 @@ class Search:
             self.best[name] = _Best(CohortResult(assignment, narrow, floor, (), exact=False), pairs, covered, True)
         return failed
 
-    def _alone(self, name: str, share: float) -> None:
-        """Step 4 for a cohort alone in its component: narrow weeks first, wide when narrow has no plan."""
+    def _alone(self, name: str, budget: _Budget) -> None:
+        """Step 5 for a cohort alone in its component: narrow weeks first, wide when narrow has no plan."""
         current = self.best.get(name)
-        outcome = self._solve([name], {name: True}, taken=None, deterministic=share,
+        outcome = self._solve([name], {name: True}, None, budget.left, budget,
                               lexicographic=LEXICOGRAPHIC_ALONE)
         if outcome.status == "infeasible":
-            outcome = self._solve([name], {name: False}, taken=None, deterministic=share,
-                              lexicographic=LEXICOGRAPHIC_ALONE)
+            outcome = self._solve([name], {name: False}, None, budget.left, budget,
+                                  lexicographic=LEXICOGRAPHIC_ALONE)
             if outcome.status == "infeasible":
                 if current is None:
                     self.infeasible.append(name)
@@ -171,55 +217,59 @@ class Search:
         if outcome.status == "optimal":
             self.proven.add(name)
 
-    def _fit(self, name: str, share: float) -> None:
-        """Step 4: the cohort's best plan beside the others' current sessions (their time taken)."""
-        taken = self._taken(exclude={name})
+    def _fit(self, name: str, share: float, budget: _Budget) -> None:
+        """Step 5: the cohort's best plan beside the others' current sessions (their time taken)."""
+        taken = self._taken(self._component_of(name), exclude={name})
         current = self.best.get(name)
         narrow = {name: current.result.narrow if current else True}
-        outcome = self._solve([name], narrow, taken, share)
+        outcome = self._solve([name], narrow, taken, share, budget)
         if outcome.status == "infeasible" and narrow[name]:
-            outcome = self._solve([name], {name: False}, taken, share)
+            outcome = self._solve([name], {name: False}, taken, share, budget)
         if outcome.results:
             self._offer(outcome.results, outcome.from_current)
 
-    def _joint(self, component: list[str]) -> None:
+    def _joint(self, component: list[str], budget: _Budget) -> None:
         """Cohorts that fit nowhere beside the others: the whole component in one model, with what the
         clock leaves. Proven infeasible there means no plan exists."""
         missing = [n for n in component if n not in self.best]
         if not missing:
             return
-        budget = max(self.left, self._slice())
+        allowed = max(budget.left, budget.slice())
         for narrow in (True, False):
-            outcome = self._solve(component, {n: narrow for n in component}, None, budget, spend_anyway=True)
+            outcome = self._solve(component, {n: narrow for n in component}, None, allowed, budget,
+                                  spend_anyway=True)
             if outcome.results:
                 self._offer(outcome.results)
                 return
             if outcome.status != "infeasible":
                 return
-        self.infeasible = list(component)
+        with self._lock:
+            self.infeasible += component
 
-    def _neighbourhoods(self) -> None:
-        """Step 5: re-solve the cohort furthest from its bound with the cohorts sharing its facilitators."""
+    def _neighbourhoods(self, names: list[str], budget: _Budget) -> None:
+        """Step 6: re-solve the cohort furthest from its bound with the cohorts sharing its facilitators."""
         tried: dict[tuple, float] = {}
-        while not self._out():
+        while not self._out(budget):
             picked = None
-            for name in sorted(self.best, key=lambda n: (-self._gap(n), self.order.index(n))):
+            for name in sorted((n for n in names if n in self.best),
+                               key=lambda n: (-self._gap(n), self.order.index(n))):
                 if self._gap(name) <= 0:
                     break
                 if name in self.proven:
                     continue
                 group = self._group(name)
                 key = (tuple(group), tuple(self._version(n) for n in self._around(group)))
-                if tried.get(key, 0.0) * 2 <= self.left and tried.get(key, 0.0) < self.total:
+                if tried.get(key, 0.0) * 2 <= budget.left and tried.get(key, 0.0) < budget.total:
                     picked = (group, key)
                     break
             if picked is None:
                 return
             group, key = picked
-            deterministic = min(self.left, max(self._slice(), 2 * tried.get(key, 0.0)))
+            deterministic = min(budget.left, max(budget.slice(), 2 * tried.get(key, 0.0)))
             tried[key] = deterministic
             narrow = {n: self.best[n].result.narrow for n in group}
-            outcome = self._solve(group, narrow, self._taken(exclude=set(group)), deterministic)
+            outcome = self._solve(group, narrow, self._taken(self._component_of(group[0]), exclude=set(group)),
+                                  deterministic, budget)
             if outcome.results:
                 self._offer(outcome.results, outcome.from_current)
             component = self._component_of(group[0])
@@ -228,31 +278,36 @@ class Search:
 
     # ------------------------------------------------------------------------------------------ solving
 
-    def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float,
+    def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float, budget: _Budget,
                spend_anyway: bool = False, lexicographic: bool = False) -> Outcome:
         sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
-        wall = self.deadline - time.monotonic()
-        if wall <= 0 or (deterministic <= 0 and not spend_anyway):
-            self.clock = self.clock or wall <= 0
+        began = time.monotonic()
+        wall = self.deadline - began
+        choices = sum(self._choices(self.models[n]) for n in names)
+        if wall <= choices * self._preparing or (deterministic <= 0 and not spend_anyway):
+            # no time left to build the model and complete its hint, let alone to solve it
+            self.clock = self.clock or wall <= choices * self._preparing
             return Outcome("unknown", {}, None, 0, 0.0)
         group = GroupModel(sub, narrow, taken, within=self._within(names, narrow))
-        for name in names:
-            self.largest[self._component_key(name)] = max(self.largest.get(self._component_key(name), 0),
-                                                         group.variables)
-        self.left -= group.variables * BUILD_PER_VARIABLE
-        hinted = group.hint({n: b.result.assignment for n, b in self.best.items() if n in names})
-        others = sum(b.result.objective for n, b in self.best.items() if n not in names)
+        key = self._component_key(names[0])
+        self.largest[key] = max(self.largest.get(key, 0), group.variables)
+        budget.left -= group.variables * BUILD_PER_VARIABLE
+        hinted = group.hint({n: self.best[n].result.assignment for n in names if n in self.best},
+                            wall=self.deadline - time.monotonic())
+        rate = (time.monotonic() - began) / max(1, choices)
+        self._preparing = rate if not self._preparing else (self._preparing + rate) / 2
 
         def on_solution(objective: int) -> None:
-            self._report(objective=others + objective)
+            self._report(objective=objective, solving=names)
 
-        allowed = deterministic if spend_anyway else min(deterministic, self.left)
-        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(),
-                        self.workers, self.seed)
+        allowed = deterministic if spend_anyway else min(deterministic, budget.left)
+        # the workers are shared by the components solving now (one finished: the others get its share)
+        workers = max(1, self.workers // max(1, self._running))
+        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(), workers, self.seed)
         outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted, lexicographic)
         if not outcome.results and outcome.current:
             outcome.results = dict(outcome.current)  # no better plan: at least the current ones, scored exactly
-        self.left -= outcome.deterministic
+        budget.left -= outcome.deterministic
         self.clock |= outcome.clock
         self.cancelled |= outcome.cancelled
         return outcome
@@ -283,26 +338,26 @@ class Search:
         after = sum(r.objective for r in results.values())
         if not missing and not from_current and after <= before:
             return False
+        kept = {}
         for name, result in results.items():
             pairs, covered = covered_pairs(self.models[name], result.assignment, self.people)
             previous = self.best.get(name)
             same = previous is not None and previous.constructive and previous.result.assignment == result.assignment
-            self.best[name] = _Best(result, pairs, covered, same)
-        self.solutions += 1
+            kept[name] = _Best(result, pairs, covered, same)
+        with self._lock:
+            self.best.update(kept)
+            self.solutions += 1
         self._report()
         return True
 
     # ------------------------------------------------------------------------------------------ helpers
 
-    def _out(self) -> bool:
+    def _out(self, budget: _Budget) -> bool:
         if self.stop is not None and self.stop.is_set():
             self.cancelled = True
         if time.monotonic() >= self.deadline:
             self.clock = True
-        return self.cancelled or self.clock or self.left <= 0
-
-    def _slice(self) -> float:
-        return max(0.2, self.total / 20)
+        return self.cancelled or self.clock or budget.left <= 0
 
     def _gap(self, name: str) -> int:
         best = self.best.get(name)
@@ -312,10 +367,13 @@ class Search:
         best = self.best.get(name)
         return None if best is None else best.result.objective
 
-    def _taken(self, exclude: set[str]) -> dict[str, set[int]]:
+    def _taken(self, names: list[str], exclude: set[str]) -> dict[str, set[int]]:
+        """Facilitator time held by the current plans of `names` (a component: no one else shares its
+        facilitators) other than `exclude`."""
         taken: dict[str, set[int]] = {}
-        for name, best in self.best.items():
-            if name not in exclude:
+        for name in names:
+            best = self.best.get(name)
+            if best is not None and name not in exclude:
                 for email, points in best.result.assignment.points(self.span).items():
                     taken.setdefault(email, set()).update(points)
         return taken
@@ -377,20 +435,26 @@ class Search:
         emails = set().union(*(self._facilitators(n) for n in group))
         return [n for n in self.order if n in group or self._facilitators(n) & emails]
 
-    def _report(self, objective: int | None = None, force: bool = False) -> None:
+    def _report(self, objective: int | None = None, solving: list[str] = (), force: bool = False) -> None:
+        """Progress, at most every 0.25 s. `objective`: a solve's improving objective for the cohorts
+        `solving`, reported with the current plans of the rest."""
         if self.progress is None:
             return
-        now = time.monotonic()
-        if not force and now - self._reported < 0.25:
-            return
-        self._reported = now
-        pairs = sum(b.pairs for b in self.best.values())
-        covered = sum(b.covered for b in self.best.values())
-        current = sum(b.result.objective for b in self.best.values())
-        self.progress(Progress(
-            elapsed=round(now - self.began, 3),
-            objective=max(current, objective) if objective is not None else current,
-            bound=sum(self.bound.values()),
-            coverage=covered / pairs if pairs else 1.0,
-            solutions=self.solutions,
-        ))
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._reported < 0.25:
+                return
+            self._reported = now
+            best = list(self.best.items())
+            pairs = sum(b.pairs for _n, b in best)
+            covered = sum(b.covered for _n, b in best)
+            current = sum(b.result.objective for _n, b in best)
+            if objective is not None:
+                objective += sum(b.result.objective for n, b in best if n not in solving)
+            self.progress(Progress(
+                elapsed=round(now - self.began, 3),
+                objective=max(current, objective) if objective is not None else current,
+                bound=sum(self.bound.values()),
+                coverage=covered / pairs if pairs else 1.0,
+                solutions=self.solutions,
+            ))

@@ -101,6 +101,31 @@ def test_a_run_stopped_on_its_budget_or_proven_optimal_is_repeatable():
     assert plan_to_json(one) == plan_to_json(two)
 
 
+def test_components_solved_side_by_side_give_the_plan_solved_one_after_the_other():
+    """Two workers solve the two components at once, each in its own thread with one CP-SAT worker; one worker
+    solves them in turn. Budgets are per component and the solver is deterministic whatever its workers, so a
+    run that ends on its budget (or proves optimality) gives the same plan either way."""
+    p = _two_groups()
+
+    class Watched:
+        """A stop that is never set, noting which threads asked (each component's search asks it)."""
+
+        def __init__(self):
+            self.threads: set[str] = set()
+
+        def is_set(self) -> bool:
+            self.threads.add(threading.current_thread().name)
+            return False
+
+    watched = Watched()
+    side_by_side = solve(p, time_limit=5, workers=2, stop=watched)
+    in_turn = solve(p, time_limit=5, workers=1)
+    assert len({name for name in watched.threads if name.startswith("planner-component")}) == 2
+    assert validate_plan(p, side_by_side) == []
+    if StoppedBy.CLOCK not in (side_by_side.stopped_by, in_turn.stopped_by):
+        assert plan_to_json(side_by_side) == plan_to_json(in_turn)
+
+
 def test_progress_reports_improving_plans_and_stop_keeps_the_best_so_far():
     generated = problem_for(2)  # 15 cohorts in three regions: a long search
     seen: list[Progress] = []
