@@ -48,6 +48,7 @@ class Limits:
     wall: float  # seconds
     workers: int
     seed: int
+    presolve: bool = True  # False: search the model as built (see search.PRESOLVE_ALONE)
 
 
 @dataclass
@@ -298,6 +299,7 @@ def _solve(model: cp_model.CpModel, limits: Limits, deterministic: float, wall: 
     params.max_time_in_seconds = max(0.05, wall)
     params.cp_model_probing_level = PROBING_LEVEL
     params.max_presolve_iterations = PRESOLVE_ITERATIONS
+    params.cp_model_presolve = limits.presolve
     callback = _Callback(on_solution) if on_solution is not None else None
     watcher = _Watcher(solver, stop) if stop is not None else None
     try:

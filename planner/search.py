@@ -55,6 +55,11 @@ RESERVE = 0.03  # of the limit, kept back for reading the plan out
 # Off: on the loaded 2-core machine of 2026-12-02 it proved gen-004-one (1.42 deterministic units) but left
 # rollout-01 at 2.8% from its bound where the weighted model reaches 0.3% (docs/benchmarks.md, notes).
 LEXICOGRAPHIC_ALONE = False
+# A cohort alone in its component is searched without CP-SAT's presolve. On 33 one-cohort problems of the
+# family (seeds 100-196 held out from the bench, and the bench's), 2 s each: proven optimal 25 -> 28, no gap
+# worse; at 10 s rollout-01 is proven optimal in 3.9 s (was 0.28% from the bound). Groups of cohorts keep it:
+# there it was as often worse as better (docs/benchmarks.md, session 5 notes).
+PRESOLVE_ALONE = False
 WIDE_REACH = 1  # weeks either side of a wide cohort's current weeks that one solve may move a session
 
 
@@ -196,10 +201,10 @@ class Search:
         """Step 5 for a cohort alone in its component: narrow weeks first, wide when narrow has no plan."""
         current = self.best.get(name)
         outcome = self._solve([name], {name: True}, None, budget.left, budget,
-                              lexicographic=LEXICOGRAPHIC_ALONE)
+                              lexicographic=LEXICOGRAPHIC_ALONE, presolve=PRESOLVE_ALONE)
         if outcome.status == "infeasible":
             outcome = self._solve([name], {name: False}, None, budget.left, budget,
-                                  lexicographic=LEXICOGRAPHIC_ALONE)
+                                  lexicographic=LEXICOGRAPHIC_ALONE, presolve=PRESOLVE_ALONE)
             if outcome.status == "infeasible":
                 if current is None:
                     self.infeasible.append(name)
@@ -279,7 +284,7 @@ class Search:
     # ------------------------------------------------------------------------------------------ solving
 
     def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float, budget: _Budget,
-               spend_anyway: bool = False, lexicographic: bool = False) -> Outcome:
+               spend_anyway: bool = False, lexicographic: bool = False, presolve: bool = True) -> Outcome:
         sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
         began = time.monotonic()
         wall = self.deadline - began
@@ -303,7 +308,7 @@ class Search:
         allowed = deterministic if spend_anyway else min(deterministic, budget.left)
         # the workers are shared by the components solving now (one finished: the others get its share)
         workers = max(1, self.workers // max(1, self._running))
-        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(), workers, self.seed)
+        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(), workers, self.seed, presolve)
         outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted, lexicographic)
         if not outcome.results and outcome.current:
             outcome.results = dict(outcome.current)  # no better plan: at least the current ones, scored exactly
