@@ -53,6 +53,16 @@ def target(r: dict) -> tuple[str, float | None]:
     return "2% in 60 s", 2.0
 
 
+def missed_target(r: dict) -> bool:
+    """Over the target's gap, or a proof that came later than the target's time ("optimal in 2 s" for a run
+    whose own limit is longer, such as rollout-01's 10 s)."""
+    largest = target(r)[1]
+    if largest is None:
+        return False
+    late = largest == 0.0 and r.get("wall", 0.0) > 2.0
+    return gap(r) > largest + 1e-9 or late
+
+
 def gap(r: dict) -> float | None:
     if "bound" not in r:
         return None
@@ -127,7 +137,7 @@ def _family_summary(rows: list[dict]) -> list[str]:
     with_base = [r for r in planned if gain(r) is not None]
     shared = [r for r in with_base if r["cohorts"] >= 3 and r["shares"]]
     gaps = [gap(r) for r in planned]
-    missed = [r["name"] for r in planned if target(r)[1] is not None and gap(r) > target(r)[1] + 1e-9]
+    missed = [r["name"] for r in planned if missed_target(r)]
     worst = max(rows, key=lambda r: r.get("wall", 0) / max(r.get("limit", 1), 1e-9))
     return [
         f"- planned: {len(planned)} of {len(rows)} problems"
