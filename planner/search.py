@@ -136,7 +136,8 @@ class Search:
         parallel = max(1, min(len(self.components), self.workers))
         if parallel == 1:
             for component, budget in zip(self.components, budgets, strict=True):
-                self._component(component, budget, sizes)
+                if not self.infeasible:  # one component without a plan: the run has none
+                    self._component(component, budget, sizes)
         else:  # biggest first, so the small ones fill the cores at the end
             order = sorted(range(len(self.components)), key=lambda i: (-budgets[i].total, i))
             with ThreadPoolExecutor(parallel, thread_name_prefix="planner-component") as pool:
@@ -362,7 +363,7 @@ class Search:
             self.cancelled = True
         if time.monotonic() >= self.deadline:
             self.clock = True
-        return self.cancelled or self.clock or budget.left <= 0
+        return self.cancelled or self.clock or bool(self.infeasible) or budget.left <= 0
 
     def _gap(self, name: str) -> int:
         best = self.best.get(name)
