@@ -7,6 +7,7 @@ lets readers carry on while one writer commits (WAL is a property of the file, s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -100,4 +101,14 @@ async def delete_all_rows() -> None:
                 await table.delete(force=True)
     else:
         names = ", ".join(f'"{table._meta.tablename}"' for table in ordered)
-        await Migration.raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        for attempt in range(5):
+            try:
+                await Migration.raw(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                return
+            except asyncpg.exceptions.DeadlockDetectedError:
+                # TRUNCATE locks the tables one by one; a worker's write that holds one of them and checks a
+                # foreign key into another already locked here deadlocks with it, and PostgreSQL may pick
+                # this side to abort. The worker's transaction then ends: try again.
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
