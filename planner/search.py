@@ -49,6 +49,7 @@ DETERMINISTIC_PER_SECOND = 0.7
 BUILD_PER_VARIABLE = 2e-5
 FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort), by model size
 MAX_GROUP_COHORTS = 6
+SIDE_BY_SIDE = 4  # components searched at once (more when there are more workers), each with its share of them
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
 # A cohort alone solved lexicographically (coverage, then penalties: `GroupModel.run(lexicographic=True)`).
@@ -118,6 +119,7 @@ class Search:
         self._reported = 0.0
         self._lock = threading.Lock()  # components' threads: the shared plans, counters and progress
         self._running = 0  # components being searched at this moment (threads)
+        self._shown: dict[str, int] = {}  # per component (first cohort): the objective progress has reported
         self._preparing = 0.0  # seconds per candidate choice that building a model and its hint take (average)
 
     # ------------------------------------------------------------------------------------------ the steps
@@ -133,7 +135,9 @@ class Search:
         everything = sum(sizes.values())
         budgets = [_Budget(share, share) for share in
                    (self.total * sum(sizes[n] for n in component) / everything for component in self.components)]
-        parallel = max(1, min(len(self.components), self.workers))
+        # With two or more workers, up to SIDE_BY_SIDE components at once even on two cores: a component
+        # queued behind two big ones got no time at all before the clock ran out (gen-174 of the family).
+        parallel = 1 if self.workers < 2 else min(len(self.components), max(self.workers, SIDE_BY_SIDE))
         if parallel == 1:
             for component, budget in zip(self.components, budgets, strict=True):
                 if not self.infeasible:  # one component without a plan: the run has none
@@ -361,9 +365,11 @@ class Search:
     def _out(self, budget: _Budget) -> bool:
         if self.stop is not None and self.stop.is_set():
             self.cancelled = True
-        if time.monotonic() >= self.deadline:
-            self.clock = True
-        return self.cancelled or self.clock or bool(self.infeasible) or budget.left <= 0
+        late = time.monotonic() >= self.deadline
+        self.clock |= late
+        # `clock` also notes a solve that the clock cut or left out (too big for the time left); other, smaller
+        # solves may still fit, so only the deadline itself stops the search
+        return self.cancelled or late or bool(self.infeasible) or budget.left <= 0
 
     def _gap(self, name: str) -> int:
         best = self.best.get(name)
@@ -451,15 +457,22 @@ class Search:
             if not force and now - self._reported < 0.25:
                 return
             self._reported = now
-            best = list(self.best.items())
-            pairs = sum(b.pairs for _n, b in best)
-            covered = sum(b.covered for _n, b in best)
-            current = sum(b.result.objective for _n, b in best)
-            if objective is not None:
-                objective += sum(b.result.objective for n, b in best if n not in solving)
+            best = dict(self.best)
+            pairs = sum(b.pairs for b in best.values())
+            covered = sum(b.covered for b in best.values())
+            for component in self.components:
+                # a component's own total: its current plans, or a running solve's plan beside the rest of
+                # it; components are independent, so their totals add up to a plan of the whole run, and
+                # each only grows (components solving at once report in any order)
+                value = sum(best[n].result.objective for n in component if n in best)
+                if objective is not None and solving and solving[0] in component:
+                    value = max(value, objective + sum(best[n].result.objective for n in component
+                                                       if n in best and n not in solving))
+                key = component[0]
+                self._shown[key] = max(self._shown.get(key, value), value)
             self.progress(Progress(
                 elapsed=round(now - self.began, 3),
-                objective=max(current, objective) if objective is not None else current,
+                objective=sum(self._shown.values()),
                 bound=sum(self.bound.values()),
                 coverage=covered / pairs if pairs else 1.0,
                 solutions=self.solutions,
