@@ -13,7 +13,10 @@ first come first served:
    fit (a backward pass finds each session's latest start). Ties keep the weekly rhythm, the facilitator and,
    in a re-plan, the published time.
 3. **Modules** fall due as early as their prerequisites and the weekly cap allow, prework first (just before
-   the session needing it), the rest at the end.
+   the session needing it), the rest at the end. Then, beside the sessions now placed, the same is tried
+   under lower caps, 15 minutes at a time: the lowest cap at which every module still falls due in time gives
+   the due days (an even load is a soft rule; the solver started from a peak it then had to find its way down
+   from).
 
 When that fails it tries again with the earliest feasible starts, then with one section, then in the wide
 weeks (any week that leaves room for the other sessions). It gives up on a cohort only when all fail.
@@ -21,7 +24,9 @@ weeks (any week that leaves room for the other sessions). It gives up on a cohor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -52,7 +57,7 @@ def construct_cohort(problem: Problem, cm: CohortModel, taken: Taken) -> tuple[C
             for earliest in (False, True):
                 found = _place(problem, cm, members, weeks, narrow, taken, earliest)
                 if found is not None:
-                    return found, narrow
+                    return _level_modules(problem, cm, found), narrow
         if not n:
             break
     return None
@@ -247,11 +252,40 @@ def _best(cm: CohortModel, s: int, k: int, week_range, narrow: bool, counts, sta
 # ---------------------------------------------------------------------------------------------- modules
 
 
+def _level_modules(problem: Problem, cm: CohortModel, assignment: CohortAssignment) -> CohortAssignment:
+    """The assignment with its modules placed again beside its sessions under the lowest weekly cap (a
+    multiple of weights.ASYNC_PEAK_STEP below the busiest week's load) at which each falls due in time: by
+    the latest due day of every session it is prework for, after its prerequisites, within the window."""
+    if not cm.modules:
+        return assignment
+    step = weights.ASYNC_PEAK_STEP
+    weeks = cm.cohort.weeks
+    load: dict[int, int] = {}
+    for spec, day in zip(cm.modules, assignment.due_days, strict=True):
+        load[day // 7] = load.get(day // 7, 0) + spec.minutes
+    peak = math.ceil(max(load.values()) / step)
+    sections = len(assignment.sections)
+    deadline: dict[str, int] = {}
+    for k in range(cm.session_count):
+        latest = min(assignment.starts[s, k][0].latest_due_day for s in range(sections))
+        for module_id in prework_of(problem.program, cm.packing, cm.modules, k):
+            deadline[module_id] = min(deadline.get(module_id, latest), latest)
+    lowest = max(math.ceil(sum(m.minutes for m in cm.modules) / weeks), max(m.minutes for m in cm.modules))
+    for steps in range(math.ceil(lowest / step), peak):
+        modules = _Modules(problem, cm, cap=steps * step)
+        placed = all(modules.schedule_prework(k, assignment.starts, sections) is not None
+                     for k in range(cm.session_count)) and modules.schedule_rest(assignment.starts, sections)
+        if placed and all(day <= deadline.get(spec.id, day) for spec, day in zip(cm.modules, modules.day, strict=True)):
+            return replace(assignment, due_days=tuple(modules.day))
+    return assignment
+
+
 class _Modules:
     """Due days of the cohort's modules, each as early as its prerequisites and the weekly cap allow."""
 
-    def __init__(self, problem: Problem, cm: CohortModel):
+    def __init__(self, problem: Problem, cm: CohortModel, cap: int | None = None):
         self.program = problem.program
+        self.cap = problem.program.weekly_async_minutes if cap is None else cap
         self.cm = cm
         self.day: list[int | None] = [None] * len(cm.modules)
         self.load: dict[int, int] = {}
@@ -304,7 +338,7 @@ class _Modules:
                         return False
                     earliest = max([earliest] + days)
             day = earliest
-            while day <= self.last_day and self.load.get(day // 7, 0) + spec.minutes > program.weekly_async_minutes:
+            while day <= self.last_day and self.load.get(day // 7, 0) + spec.minutes > self.cap:
                 day += 1
             if day > self.last_day:
                 return False

@@ -168,3 +168,22 @@ def test_the_limit_counts_from_the_callers_start_when_given():
     assert counted.wall_seconds >= 0.5
     if fresh.stopped_by != StoppedBy.CLOCK and counted.stopped_by != StoppedBy.CLOCK:
         assert plan_to_json(fresh) == plan_to_json(counted)
+
+
+def test_the_constructive_plan_spreads_async_work_over_the_weeks():
+    """Four independent 60-minute modules and a weekly cap of 240: as early as the cap allows would put them
+    all in week 1; beside its sessions the constructive plan finds the lowest cap that still works, one
+    module a week. (The live session needs no prework, so nothing forces them early.)"""
+    p = problem(
+        program(*(unit(f"read-{i}", 60, "async") for i in range(4)), unit("talk", 60, "live"),
+                weekly_async_minutes=240),
+        cohort("Solo", [facilitator("f@example.com"), member("a@example.com")], weeks=4),
+    )
+    plan = solve(p, time_limit=0)
+    assert validate_plan(p, plan) == []
+    start = p.cohorts[0].start
+    weeks: dict[int, int] = {}
+    for module in plan.cohorts[0].modules:
+        week = (module.due.date() - start).days // 7
+        weeks[week] = weeks.get(week, 0) + module.minutes
+    assert max(weeks.values()) == 60 and len(weeks) == 4
