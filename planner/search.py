@@ -7,9 +7,10 @@
 3. **Bounds** without a solver (`planner.bounds`), tightened by every solve that proves one.
 4. **Each component on its own budget, in parallel.** A component gets the share of the deterministic
    budget its cohorts' model sizes give it, and steps 5 and 6 run inside it; independent components run at
-   the same time on the machine's cores (the CP-SAT workers are split between them, biggest component
-   first), so the single-threaded parts of one (building a model, presolve, reading a plan) overlap the
-   solves of another. One core: one after the other, with the same budgets and so the same plans.
+   the same time (up to SIDE_BY_SIDE, or one per worker when there are more, biggest first; the CP-SAT
+   workers are split among those running), so the single-threaded parts of one (building a model, presolve,
+   reading a plan) overlap the solves of another. With one worker they run one after the other, on the same
+   budgets: the same plans.
 5. **One solve per cohort**, by model size: a cohort alone in its component is solved as itself (its whole
    share of the budget); a cohort that shares facilitators is solved with the others' current sessions
    taken ("fit"). A component where some cohort fits nowhere is solved as one model, which either finds a
