@@ -102,11 +102,13 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
         learners = learners[(page_no - 1) * ROSTER_PAGE: page_no * ROSTER_PAGE]
     prework = (await prework_by_session([session_id])).get(session_id, [])
     done = await completions([p["id"] for p in learners], prework)
+    shown = [p["id"] for p in learners]  # the marks of this page's learners only
     marks = {
         row["person"]: row
         for row in await fetch(
             "SELECT a.person, a.status, a.marked_at, p.name AS marked_by_name FROM attendance a"
-            " LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {}", session_id)
+            f" LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {{}} AND a.person IN ({in_list(shown)})",
+            session_id, *shown)
     }
     rows = tuple(
         RosterRow(
