@@ -109,18 +109,16 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         upcoming = await session_rows(f"s.section IN ({in_list(section_ids)}) AND s.starts_at > {{}} AND s.status = {{}}",
                                       *section_ids, now, LiveSession.Status.scheduled.value)
     prework = await prework_by_session([s.id for s in upcoming])
-    modules = await fetch(f"SELECT id, cohort, title, due_at FROM async_module WHERE cohort IN ({in_list(cohort_ids)})",
-                          *cohort_ids)
+    # each module with how many of the manager's reports in its cohort did it, counted in SQL (every report's
+    # every completion was read and counted in Python: most of a page of 100 reports)
+    modules = await fetch(
+        "SELECT am.id, am.cohort, am.title, am.due_at, (SELECT COUNT(*) FROM module_completion mc"
+        " JOIN membership m ON m.person = mc.person AND m.cohort = am.cohort WHERE mc.module = am.id"
+        " AND m.manager = {} AND m.role = {} AND m.left_at IS NULL) AS done_by_reports"
+        f" FROM async_module am WHERE am.cohort IN ({in_list(cohort_ids)})",
+        manager_id, Membership.Role.learner.value, *cohort_ids)
     module_by_id = {m["id"]: m for m in modules}
-    # completions of the upcoming sessions' prework only; the rates count theirs in SQL (every report's every
-    # completion was read and counted in Python: most of a page of 100 reports)
-    done = await completions(person_ids, [m for needed in prework.values() for m in needed])
-    done_counts = {row["cohort"]: row for row in await fetch(
-        "SELECT am.cohort, COUNT(*) AS done_total, SUM(CASE WHEN am.due_at <= {} THEN 1 ELSE 0 END) AS done_of_due"
-        " FROM module_completion mc JOIN async_module am ON am.id = mc.module"
-        " JOIN membership m ON m.person = mc.person AND m.cohort = am.cohort"
-        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL GROUP BY am.cohort",
-        now, manager_id, Membership.Role.learner.value)}
+    done = await completions(person_ids, [m for needed in prework.values() for m in needed])  # the prework's only
 
     by_section: dict[tuple[int, int], list[dict]] = {}  # (cohort, section) -> reports by name, sorted once
     for r in sorted(reports, key=lambda r: (r["name"].casefold(), r["email"])):
@@ -159,9 +157,9 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
                 cohort_name=next(r["cohort_name"] for r in reports if r["cohort"] == cohort_id),
                 reports=len(people),
                 due_so_far=len(due) * len(people),
-                done_of_due=int(done_counts.get(cohort_id, {}).get("done_of_due") or 0),
+                done_of_due=sum(m["done_by_reports"] for m in due),
                 total=len(cohort_modules) * len(people),
-                done_total=int(done_counts.get(cohort_id, {}).get("done_total") or 0),
+                done_total=sum(m["done_by_reports"] for m in cohort_modules),
                 attendance_marked=len(statuses),
                 attended=sum(1 for status in statuses if status in ATTENDED),
             )
