@@ -24,21 +24,31 @@ def is_row_id(value: int) -> bool:
 
 
 @asynccontextmanager
-async def connection_pool() -> AsyncIterator[None]:
+async def connection_pool(engine=None) -> AsyncIterator[None]:
     """On PostgreSQL, a connection pool while the block runs: without one, piccolo opens a new connection for
     every query (a TCP and SCRAM handshake each, ~3 ms). Nothing to do on SQLite. One event loop only: a job
-    that calls asyncio.run opens its own."""
+    that calls asyncio.run opens its own. `engine`: the tables' engine unless a test passes another."""
     from piccolo.engine.postgres import PostgresEngine
 
-    engine = Person._meta.db
+    engine = engine or Person._meta.db
     pooled = isinstance(engine, PostgresEngine)
     if pooled:
-        await engine.start_connection_pool()
+        await engine.start_connection_pool(reset=_keep_session)
     try:
         yield
     finally:
         if pooled:
             await engine.close_connection_pool()
+
+
+async def _keep_session(connection) -> None:
+    """What the pool runs when a connection comes back, after asyncpg has rolled back any open transaction.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
+    release: a second round trip for every query outside a transaction, as long as the query itself. Cadence
+    sets no session state on these connections (no SET, session advisory locks, LISTEN or cursors held past a
+    transaction; Huey's queue has its own connections), so there is nothing to undo. Anything that starts to
+    must use the transaction-scoped forms (SET LOCAL, pg_advisory_xact_lock), which end with the transaction."""
 
 
 def write_transaction():

@@ -163,6 +163,17 @@ def _zone_options_at(minute: datetime, value: str) -> Markup:
     return Markup("\n".join(options))
 
 
+@lru_cache(maxsize=4096)  # pure; a roster asks for the same few (learner, state) groups on every view
+def radio_choices(id_prefix: str, name: str, choices: tuple[str, ...], checked: str | None) -> Markup:
+    """One `<label class="inline"><input type="radio">` per choice (id `{id_prefix}-{choice}`, the label the
+    choice capitalised), `checked` checked. A template global: the Jinja loop it replaces was half of each row
+    of a 50-learner roster page."""
+    return Markup("\n".join(
+        f'<label class="inline"><input type="radio" id="{escape(id_prefix)}-{escape(choice)}" name="{escape(name)}"'
+        f' value="{escape(choice)}"{" checked" if choice == checked else ""}> {escape(choice.capitalize())}</label>'
+        for choice in choices))
+
+
 def viewer(request) -> object | None:
     """The signed-in Person (or None) — also on error pages rendered before the user was loaded."""
     return request.scope.get("user") if request is not None else None
@@ -192,6 +203,7 @@ def register_environment(env) -> None:
         viewer=viewer,
         time_tag=time_tag,
         clock_tag=clock_tag,
+        radio_choices=radio_choices,
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
         zone_choices=zone_choices,

@@ -85,3 +85,46 @@ def test_the_sqlite_read_connection_cannot_write(tmp_path):
     engine = _reader_engine(tmp_path)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         engine.read("INSERT INTO thing (name) VALUES ('x')", [])
+
+
+def test_a_pooled_read_is_one_statement_and_a_transaction_leaves_nothing_behind(monkeypatch):
+    """On PostgreSQL a connection goes back to the pool without asyncpg's reset statement (a second round trip
+    per read: `server.db._keep_session`); a transaction that failed is still rolled back, and what one set with
+    SET LOCAL ends with it, so the next read on that connection starts clean."""
+    import asyncio
+
+    import asyncpg
+    from conftest import DATABASE_URL, ON_POSTGRES, need_postgres
+    from piccolo.engine.postgres import PostgresEngine
+    from piccolo.querystring import QueryString
+
+    from server.db import connection_pool
+
+    url = DATABASE_URL if ON_POSTGRES else need_postgres()
+    sent: list[str] = []
+    original = asyncpg.connection.Connection.execute
+
+    async def execute(self, query, *args, **kwargs):
+        sent.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
+
+    async def scenario():
+        engine = PostgresEngine(config={"dsn": url, "min_size": 1, "max_size": 1})  # one connection: reused
+        async with connection_pool(engine):
+            for _ in range(3):
+                assert [dict(row) for row in await engine.run_querystring(QueryString("SELECT 1 AS one"))] == [{"one": 1}]
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                async with engine.transaction():
+                    await engine.run_querystring(QueryString("SET LOCAL statement_timeout = '1234ms'"))
+                    await engine.run_querystring(QueryString("SELECT 1 / 0"))
+            rows = await engine.run_querystring(QueryString("SELECT current_setting('statement_timeout') AS t"))
+            assert rows[0]["t"] != "1234ms"
+            async with engine.transaction():
+                await engine.run_querystring(QueryString("SET LOCAL statement_timeout = '1234ms'"))
+            rows = await engine.run_querystring(QueryString("SELECT current_setting('statement_timeout') AS t"))
+            assert rows[0]["t"] != "1234ms"
+
+    asyncio.run(scenario())
+    assert not [query for query in sent if "RESET ALL" in query], sent

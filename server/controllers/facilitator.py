@@ -63,7 +63,7 @@ class FacilitatorController(Controller):
                                                  query=request.query_params.get("q", "")[:100])
         if roster is None:
             raise NotFoundException()
-        panel = await _panel(request, session_id)
+        panel = await _panel(request, session_id, learners=roster.total)
         imported = request.query_params.get("imported", "")
         return Template("facilitator/session.html", context={
             "roster": roster, "choices": attendance.ATTENDANCE_CHOICES, "panel": panel,
@@ -192,9 +192,10 @@ class FacilitatorController(Controller):
         )
 
 
-async def _panel(request: Request, session_id: int) -> checkin.Panel | None:
+async def _panel(request: Request, session_id: int, *, learners: int | None = None) -> checkin.Panel | None:
     config = settings(request)
-    return await checkin.panel(session_id, secret=config.secret_key, base_url=config.base_url, now=now(request))
+    return await checkin.panel(session_id, secret=config.secret_key, base_url=config.base_url, now=now(request),
+                               learners=learners)
 
 
 async def _record(request: Request, person_id: int) -> attendance_events.LearnerRecord:

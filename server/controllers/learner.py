@@ -33,7 +33,7 @@ class LearnerController(Controller):
     async def page(self, request: Request) -> Template:
         me: Person = request.user
         schedule = await learning.learner_schedule(me.id, now=now(request))
-        feed = await feed_box(me.id, settings(request), now=now(request))
+        feed = await feed_box(me.id, settings(request), now=now(request), alarms=me.feed_alarms)
         open_now = await checkin.open_windows(me.id, now=now(request))
         followup = await learner_followup(me.id, schedule.sessions, now=now(request))
         return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "checkin_open": open_now,

@@ -21,7 +21,7 @@ def hours_values(person: Person) -> dict:
 
 async def feed_region(request: Request, person: Person) -> dict:
     """What partials/feed_link.html expects as `feed`."""
-    return await feed_box(person.id, settings(request), now=now(request))
+    return await feed_box(person.id, settings(request), now=now(request), alarms=person.feed_alarms)
 
 
 async def away_region(request: Request, person: Person, **extra) -> dict:

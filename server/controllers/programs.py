@@ -143,11 +143,12 @@ class ProgramController(Controller):
 
     async def _program_context(self, program_id: FromPath[int], **extra) -> dict:
         program = await program_or_404(program_id)
+        cohorts = await programs.cohorts_of(program_id)
         context = {
             "program": program,
             "units": await programs.units_of(program_id),
-            "cohorts": await programs.cohorts_of(program_id),
-            "locked": await programs.units_locked(program_id),
+            "cohorts": cohorts,
+            "locked": programs.any_published(cohorts),  # the rule of units_locked, on rows already read
             "settings": SETTINGS,
             "values": {},
             "errors": {},

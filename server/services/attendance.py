@@ -11,9 +11,7 @@ from server.services.attendance_events import Change, lock_for_change, record_ch
 from server.services.clock import check_aware
 from server.services.schedule import (
     SessionRow,
-    completions,
     facilitated_cohorts,
-    prework_by_session,
     section_learners,
     session_rows,
 )
@@ -100,13 +98,23 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
         pages = max(1, -(-matching // ROSTER_PAGE))
         page_no = min(max(1, page), pages)
         learners = learners[(page_no - 1) * ROSTER_PAGE: page_no * ROSTER_PAGE]
-    prework = (await prework_by_session([session_id])).get(session_id, [])
-    done = await completions([p["id"] for p in learners], prework)
+    shown = [p["id"] for p in learners]  # completions and marks of this page's learners only
+    # the session's prework and who of them did it, in one query
+    prework, done = [], set()
+    for row in await fetch(
+            "SELECT sp.module, mc.person FROM session_prework sp JOIN async_module am ON am.id = sp.module"
+            f" LEFT JOIN module_completion mc ON mc.module = sp.module AND mc.person IN ({in_list(shown)})"
+            " WHERE sp.session = {} ORDER BY am.due_at, sp.module", *shown, session_id):
+        if row["module"] not in prework:
+            prework.append(row["module"])
+        if row["person"] is not None:
+            done.add((row["module"], row["person"]))
     marks = {
         row["person"]: row
         for row in await fetch(
             "SELECT a.person, a.status, a.marked_at, p.name AS marked_by_name FROM attendance a"
-            " LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {}", session_id)
+            f" LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {{}} AND a.person IN ({in_list(shown)})",
+            session_id, *shown)
     }
     rows = tuple(
         RosterRow(

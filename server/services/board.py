@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from models.tables import Answer, AsyncModule, Cohort, LiveSession, Membership, Person, Question
-from server.db import write_transaction
+from server.db import fetch, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
@@ -90,11 +90,12 @@ class Board:
 async def my_boards(person_id: int, account_role: str) -> list[dict]:
     """The cohorts whose board the person may open, as {"id", "name"} by name."""
     if account_role == Person.Role.designer.value:
-        return await Cohort.select(Cohort.id, Cohort.name).order_by(Cohort.name)
-    ids = {m["cohort"] for m in await learner_memberships(person_id)} | set(await _moderated(person_id))
-    if not ids:
-        return []
-    return await Cohort.select(Cohort.id, Cohort.name).where(Cohort.id.is_in(sorted(ids))).order_by(Cohort.name)
+        return await fetch("SELECT id, name FROM cohort ORDER BY name")
+    # one query (on every learner and facilitator page): the cohorts they learn in, facilitate, or lead a session of
+    return await fetch(
+        "SELECT id, name FROM cohort WHERE id IN (SELECT cohort FROM membership WHERE person = {} AND role IN ({}, {})"
+        " AND left_at IS NULL UNION SELECT cohort FROM live_session WHERE facilitator = {}) ORDER BY name",
+        person_id, Membership.Role.learner.value, Membership.Role.facilitator.value, person_id)
 
 
 async def board_access(person_id: int, account_role: str, cohort_id: int) -> Access | None:
@@ -112,7 +113,7 @@ async def board_access(person_id: int, account_role: str, cohort_id: int) -> Acc
 
 async def _moderated(person_id: int) -> list[int]:
     """Cohorts the person facilitates as a member or runs a session of."""
-    running = await LiveSession.select(LiveSession.cohort).where(LiveSession.facilitator == person_id).distinct()
+    running = await fetch("SELECT DISTINCT cohort FROM live_session WHERE facilitator = {}", person_id)
     return sorted(set(await facilitated_cohorts(person_id)) | {r["cohort"] for r in running})
 
 

@@ -231,9 +231,11 @@ async def _section_size(section_id: int) -> int:
     return row["n"]
 
 
-async def panel(session_id: int, *, secret: str, base_url: str, now: datetime) -> Panel | None:
+async def panel(session_id: int, *, secret: str, base_url: str, now: datetime,
+                learners: int | None = None) -> Panel | None:
     """The facilitator's check-in box: window state, the current code and its QR code while open, and the
-    learners who checked in (newest first). A constant number of queries."""
+    learners who checked in (newest first). A constant number of queries. `learners`: the section's number of
+    learners when the caller has just counted them (the roster page), else counted here."""
     check_aware(now)
     window = await window_of(session_id)
     if window is None:
@@ -248,7 +250,8 @@ async def panel(session_id: int, *, secret: str, base_url: str, now: datetime) -
         "SELECT e.person, p.name, e.to_state, e.at FROM attendance_event e LEFT JOIN person p ON p.id = e.person"
         " WHERE e.session = {} AND e.source = {} ORDER BY e.id DESC",
         session_id, AttendanceEvent.Source.checkin.value)
-    learners = await _section_size(window.section_id)
+    if learners is None:
+        learners = await _section_size(window.section_id)
     return Panel(window=window, state=state, code=code, rotates_at=rotates_at, url=url, qr_svg=svg,
                  checked_in=tuple(CheckedIn(e["person"], e["name"], e["to_state"], e["at"]) for e in events),
                  learners=learners)

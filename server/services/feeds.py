@@ -430,11 +430,14 @@ async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed
 # ------------------------------------------------------------------------------------------- the feed box
 
 
-async def feed_box(person_id: int, settings: Settings, *, now: datetime) -> dict:
-    """What partials/feed_link.html expects as `feed`: the person's feed URLs plus "feed_alarms"."""
-    row = await fetch_one("SELECT feed_alarms FROM person WHERE id = {}", person_id)
+async def feed_box(person_id: int, settings: Settings, *, now: datetime, alarms: bool | None = None) -> dict:
+    """What partials/feed_link.html expects as `feed`: the person's feed URLs plus "feed_alarms" (read here
+    unless the caller passes the person row's `alarms`, as a page does with the row it signed in with)."""
+    if alarms is None:
+        row = await fetch_one("SELECT feed_alarms FROM person WHERE id = {}", person_id)
+        alarms = bool(row and row["feed_alarms"])
     urls = await feed_urls_for(person_id, secret_key=settings.secret_key, base_url=settings.base_url, now=now)
-    return {**urls, "feed_alarms": bool(row and row["feed_alarms"])}
+    return {**urls, "feed_alarms": bool(alarms)}
 
 
 async def set_alarms(person_id: int, on: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from models.tables import Unit
+from server.db import fetch
 
 SEPARATOR = " · "
 MOST_TITLES = 3  # more than this and the label says how many more, so a block on a week grid stays short
@@ -42,5 +42,5 @@ def section_label(section_id: str) -> str:
 
 async def unit_titles(program_id: int) -> dict[str, str]:
     """Unit id (slug) -> title for one program (one query)."""
-    rows = await Unit.select(Unit.slug, Unit.title).where(Unit.program == program_id)
+    rows = await fetch("SELECT slug, title FROM unit WHERE program = {}", program_id)
     return {row["slug"]: row["title"] for row in rows}

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.tables import AttendanceEvent, ModuleCompletion
-from server.db import in_list, write_transaction
+from models.tables import AttendanceEvent, Membership, ModuleCompletion
+from server.db import write_transaction
 from server.services.attendance_events import DONE, Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
+    MY_SECTIONS,
     ModuleRow,
     Progress,
     SessionRow,
     learner_memberships,
+    learner_module_rows,
     module_rows,
     prework_by_session,
     progress_of,
@@ -33,12 +35,10 @@ class LearnerSchedule:
 async def learner_schedule(person_id: int, *, now: datetime) -> LearnerSchedule:
     """The learner's sessions (of their own sections), modules (of their own cohorts) and progress."""
     check_aware(now)
-    memberships = await learner_memberships(person_id)
-    cohort_ids = sorted({m["cohort"] for m in memberships})
-    section_ids = sorted({m["section"] for m in memberships if m["section"] is not None})
-    modules = await module_rows(cohort_ids, person_id, now=now)
+    # the person's cohorts and sections as subqueries: no query of the memberships first
+    modules = await learner_module_rows(person_id, now=now)
     by_id = {module.id: module for module in modules}
-    sessions = await session_rows(f"s.section IN ({in_list(section_ids)})" if section_ids else None, *section_ids)
+    sessions = await session_rows(f"s.section IN ({MY_SECTIONS})", person_id, Membership.Role.learner.value)
     prework = await prework_by_session([s.id for s in sessions])
     sessions = tuple(
         _with_prework(session, [by_id[m] for m in prework.get(session.id, ()) if m in by_id]) for session in sessions

@@ -21,7 +21,7 @@ from models.tables import Cohort, PlannerRun
 from planner import plan as pl
 from planner import problem as p
 from planner.errors import InputError
-from server.db import write_transaction
+from server.db import fetch_one, write_transaction
 from server.errors import UserError
 from server.services import variants
 from server.services.clock import Clock, utc_text
@@ -100,7 +100,7 @@ async def claim_run(run_id: int, worker: str, *, now: datetime) -> dict | None:
     ).returning(PlannerRun.id)
     if not rows:
         return None
-    return await PlannerRun.select().where(PlannerRun.id == run_id).first()
+    return await fetch_one("SELECT * FROM planner_run WHERE id = {}", run_id)  # every poll and run page reads it
 
 
 def _held(run_id: int, worker: str):
@@ -272,7 +272,7 @@ async def reap_stale_runs(*, now: datetime, stale_after: timedelta, attempts: in
 
 async def current_run(run_id: int) -> dict | None:
     """The run's row, or None."""
-    return await PlannerRun.select().where(PlannerRun.id == run_id).first()
+    return await fetch_one("SELECT * FROM planner_run WHERE id = {}", run_id)  # every poll and run page reads it
 
 
 def has_plan(run: dict) -> bool:

@@ -17,7 +17,7 @@ from models.tables import Cohort, Program, Unit, UnitRequirement
 from planner import problem as p
 from planner.loading import PROGRAM_NUMBERS
 from planner.slots import slug
-from server.db import write_transaction
+from server.db import fetch, fetch_one, write_transaction
 from server.errors import UserError
 from server.services.planning import program_from_db
 
@@ -34,42 +34,46 @@ class UnitsLocked(UserError):
 
 async def programs() -> list[dict]:
     """Every program by name, with its numbers of `units` and `cohorts`."""
-    rows = await Program.select().order_by(Program.name)
-    for row in rows:
-        row["units"] = await Unit.count().where(Unit.program == row["id"])
-        row["cohorts"] = await Cohort.count().where(Cohort.program == row["id"])
-    return rows
+    # one query, not two counts per program
+    return await fetch(
+        "SELECT g.*, (SELECT COUNT(*) FROM unit u WHERE u.program = g.id) AS units,"
+        " (SELECT COUNT(*) FROM cohort c WHERE c.program = g.id) AS cohorts FROM program g ORDER BY g.name")
 
 
 async def program(program_id: int) -> dict | None:
-    return await Program.select().where(Program.id == program_id).first()
+    return await fetch_one("SELECT * FROM program WHERE id = {}", program_id)
 
 
 async def choices() -> list[dict]:
     """Programs as (id, name), by name: what a cohort form offers."""
-    return await Program.select(Program.id, Program.name).order_by(Program.name)
+    return await fetch("SELECT id, name FROM program ORDER BY name")
 
 
 async def units_of(program_id: int) -> list[dict]:
     """Units in order, each with `requires`: the ids of the units it needs."""
-    units = await Unit.select().where(Unit.program == program_id).order_by(Unit.position).order_by(Unit.id)
-    ids = [u["id"] for u in units]
-    needs: dict[int, list[int]] = {i: [] for i in ids}
-    if ids:
-        for r in await UnitRequirement.select().where(UnitRequirement.unit.is_in(ids)).order_by(UnitRequirement.id):
-            needs[r["unit"]].append(r["requires"])
+    units = await fetch("SELECT * FROM unit WHERE program = {} ORDER BY position, id", program_id)
+    needs: dict[int, list[int]] = {u["id"]: [] for u in units}
+    for r in await fetch("SELECT r.unit, r.requires FROM unit_requirement r JOIN unit u ON u.id = r.unit"
+                         " WHERE u.program = {} ORDER BY r.id", program_id):
+        needs[r["unit"]].append(r["requires"])
     for unit in units:
         unit["requires"] = needs[unit["id"]]
     return units
 
 
 async def cohorts_of(program_id: int) -> list[dict]:
-    return await Cohort.select().where(Cohort.program == program_id).order_by(Cohort.name)
+    return await fetch("SELECT * FROM cohort WHERE program = {} ORDER BY name", program_id)
+
+
+def any_published(cohorts: list[dict]) -> bool:
+    """Units are locked while one of these (all the program's) cohorts is published: `units_locked` on rows."""
+    return any(row["status"] == Cohort.Status.published.value for row in cohorts)
 
 
 async def units_locked(program_id: int) -> bool:
     """True while a cohort of the program is published."""
-    return await Cohort.exists().where((Cohort.program == program_id) & (Cohort.status == Cohort.Status.published))
+    return await fetch_one("SELECT id FROM cohort WHERE program = {} AND status = {} LIMIT 1", program_id,
+                           Cohort.Status.published.value) is not None
 
 
 async def create_program(values: dict) -> int | None:

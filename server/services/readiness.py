@@ -7,6 +7,8 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import NamedTuple
 
 from models.tables import Attendance, LiveSession, Membership
 from server.db import fetch, in_list
@@ -16,8 +18,10 @@ from server.services.schedule import SessionRow, completions, prework_by_session
 ATTENDED = frozenset({Attendance.Status.present.value, Attendance.Status.late.value})
 
 
-@dataclass(frozen=True)
-class LearnerReadiness:
+class LearnerReadiness(NamedTuple):
+    """One report for one session (a named tuple, not a frozen dataclass: a page of 100 reports makes one per
+    report and upcoming session, and a frozen dataclass's __init__ cost more than the rest of the row)."""
+
     person_id: int
     name: str
     email: str
@@ -34,11 +38,12 @@ class SessionReadiness:
     learners: tuple[LearnerReadiness, ...]  # my reports in the session's section, by name
     prework_titles: tuple[str, ...]
 
-    @property
+    # cached (the dataclass is frozen, the learners never change): the page asks for each several times
+    @cached_property
     def ready_count(self) -> int:
         return sum(1 for learner in self.learners if learner.ready)
 
-    @property
+    @cached_property
     def not_ready(self) -> tuple[LearnerReadiness, ...]:
         return tuple(learner for learner in self.learners if not learner.ready)
 
@@ -104,18 +109,25 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         upcoming = await session_rows(f"s.section IN ({in_list(section_ids)}) AND s.starts_at > {{}} AND s.status = {{}}",
                                       *section_ids, now, LiveSession.Status.scheduled.value)
     prework = await prework_by_session([s.id for s in upcoming])
-    modules = await fetch(f"SELECT id, cohort, title, due_at FROM async_module WHERE cohort IN ({in_list(cohort_ids)})",
-                          *cohort_ids)
+    # each module with how many of the manager's reports in its cohort did it, counted in SQL (every report's
+    # every completion was read and counted in Python: most of a page of 100 reports)
+    modules = await fetch(
+        "SELECT am.id, am.cohort, am.title, am.due_at, (SELECT COUNT(*) FROM module_completion mc"
+        " JOIN membership m ON m.person = mc.person AND m.cohort = am.cohort WHERE mc.module = am.id"
+        " AND m.manager = {} AND m.role = {} AND m.left_at IS NULL) AS done_by_reports"
+        f" FROM async_module am WHERE am.cohort IN ({in_list(cohort_ids)})",
+        manager_id, Membership.Role.learner.value, *cohort_ids)
     module_by_id = {m["id"]: m for m in modules}
-    done = await completions(person_ids, [m["id"] for m in modules])
+    done = await completions(person_ids, [m for needed in prework.values() for m in needed])  # the prework's only
 
+    by_section: dict[tuple[int, int], list[dict]] = {}  # (cohort, section) -> reports by name, sorted once
+    for r in sorted(reports, key=lambda r: (r["name"].casefold(), r["email"])):
+        if r["section"] is not None:
+            by_section.setdefault((r["cohort"], r["section"]), []).append(r)
     sessions = []
     for session in upcoming:
         needed = prework.get(session.id, [])
-        learners = sorted(
-            (r for r in reports if r["section"] is not None and _section_of(session, r)),
-            key=lambda r: (r["name"].casefold(), r["email"]),
-        )
+        learners = by_section.get((session.cohort_id, session.section_id), [])
         sessions.append(
             SessionReadiness(
                 session=session,
@@ -145,9 +157,9 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
                 cohort_name=next(r["cohort_name"] for r in reports if r["cohort"] == cohort_id),
                 reports=len(people),
                 due_so_far=len(due) * len(people),
-                done_of_due=sum(1 for m in due for p in people if (m["id"], p) in done),
+                done_of_due=sum(m["done_by_reports"] for m in due),
                 total=len(cohort_modules) * len(people),
-                done_total=sum(1 for m in cohort_modules for p in people if (m["id"], p) in done),
+                done_total=sum(m["done_by_reports"] for m in cohort_modules),
                 attendance_marked=len(statuses),
                 attended=sum(1 for status in statuses if status in ATTENDED),
             )
@@ -179,10 +191,6 @@ def session_label(session: SessionRow) -> str:
     section = session.section_key.rsplit("/", 1)[-1]
     return f"{session.cohort_name} (section {section})" if section else session.cohort_name
 
-
-
-def _section_of(session: SessionRow, report: dict) -> bool:
-    return report["cohort"] == session.cohort_id and report["section"] == session.section_id
 
 
 async def _attendance_marks(person_ids: list[int], cohort_ids: list[int], *, now: datetime) -> list[tuple]:

@@ -167,19 +167,37 @@ async def completions(person_ids: Iterable[int], module_ids: Iterable[int]) -> s
     return {(row["module"], row["person"]) for row in rows}
 
 
+# The cohorts and sections a person is a learner in, as subqueries (`{}`: the person, then the learner role).
+MY_COHORTS = "SELECT cohort FROM membership WHERE person = {} AND role = {} AND left_at IS NULL"
+MY_SECTIONS = "SELECT section FROM membership WHERE person = {} AND role = {} AND left_at IS NULL"
+
+
 async def module_rows(
     cohort_ids: list[int], person_id: int, *, now: datetime, module_id: int | None = None
 ) -> tuple[ModuleRow, ...]:
     """The modules of these cohorts (or just `module_id` among them) with the person's status."""
     if not cohort_ids:
         return ()
+    return await _module_rows(f"am.cohort IN ({in_list(cohort_ids)})", person_id, *cohort_ids, now=now,
+                              module_id=module_id)
+
+
+async def learner_module_rows(person_id: int, *, now: datetime) -> tuple[ModuleRow, ...]:
+    """The modules of every cohort the person is a learner in, with their status (one query)."""
+    return await _module_rows(f"am.cohort IN ({MY_COHORTS})", person_id, person_id, Membership.Role.learner.value,
+                              now=now, module_id=None)
+
+
+async def _module_rows(condition: str, person_id: int, *args, now: datetime,
+                       module_id: int | None) -> tuple[ModuleRow, ...]:
+    """`condition` on `am` (the async_module row) with its `{}` arguments `args`; `person_id`: whose status."""
     one = " AND am.id = {}" if module_id is not None else ""
     rows = await fetch(
         f"SELECT am.id, am.title, am.minutes, am.release_at, am.due_at, c.name AS cohort_name, mc.id AS done"
         f" FROM async_module am LEFT JOIN cohort c ON c.id = am.cohort"
         f" LEFT JOIN module_completion mc ON mc.module = am.id AND mc.person = {{}}"
-        f" WHERE am.cohort IN ({in_list(cohort_ids)}){one}",
-        person_id, *cohort_ids, *([module_id] if module_id is not None else []))
+        f" WHERE {condition}{one}",
+        person_id, *args, *([module_id] if module_id is not None else []))
     modules = [
         ModuleRow(
             id=row["id"],
