@@ -7,10 +7,10 @@
 3. **Bounds** without a solver (`planner.bounds`), tightened by every solve that proves one.
 4. **Each component on its own budget, in parallel.** A component gets the share of the deterministic
    budget its cohorts' model sizes give it, and steps 5 and 6 run inside it; independent components run at
-   the same time (up to SIDE_BY_SIDE, or one per worker when there are more, biggest first; the CP-SAT
-   workers are split among those running), so the single-threaded parts of one (building a model, presolve,
-   reading a plan) overlap the solves of another. With one worker they run one after the other, on the same
-   budgets: the same plans.
+   the same time (up to SIDE_BY_SIDE, or one per worker when there are more, biggest first; each solve
+   keeps every CP-SAT worker and the OS shares the cores), so the single-threaded parts of one (building a
+   model, presolve, reading a plan) overlap the solves of another. One after the other (one worker, or
+   SIDE_BY_SIDE = 1) they run on the same budgets and give the same plans.
 5. **One solve per cohort**, by model size: a cohort alone in its component is solved as itself (its whole
    share of the budget); a cohort that shares facilitators is solved with the others' current sessions
    taken ("fit"). A component where some cohort fits nowhere is solved as one model, which either finds a
@@ -50,7 +50,7 @@ DETERMINISTIC_PER_SECOND = 0.7
 BUILD_PER_VARIABLE = 2e-5
 FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort), by model size
 MAX_GROUP_COHORTS = 6
-SIDE_BY_SIDE = 4  # components searched at once (more when there are more workers), each with its share of them
+SIDE_BY_SIDE = 4  # components searched at once (more when there are more workers); 1: one after the other
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
 # A cohort alone solved lexicographically (coverage, then penalties: `GroupModel.run(lexicographic=True)`).
@@ -119,7 +119,6 @@ class Search:
         self.solutions = 0
         self._reported = 0.0
         self._lock = threading.Lock()  # components' threads: the shared plans, counters and progress
-        self._running = 0  # components being searched at this moment (threads)
         self._shown: dict[str, int] = {}  # per component (first cohort): the objective progress has reported
         self._preparing = 0.0  # seconds per candidate choice that building a model and its hint take (average)
 
@@ -138,7 +137,8 @@ class Search:
                    (self.total * sum(sizes[n] for n in component) / everything for component in self.components)]
         # With two or more workers, up to SIDE_BY_SIDE components at once even on two cores: a component
         # queued behind two big ones got no time at all before the clock ran out (gen-174 of the family).
-        parallel = 1 if self.workers < 2 else min(len(self.components), max(self.workers, SIDE_BY_SIDE))
+        parallel = 1 if self.workers < 2 or SIDE_BY_SIDE < 2 else min(len(self.components),
+                                                                      max(self.workers, SIDE_BY_SIDE))
         if parallel == 1:
             for component, budget in zip(self.components, budgets, strict=True):
                 if not self.infeasible:  # one component without a plan: the run has none
@@ -156,25 +156,19 @@ class Search:
 
     def _component(self, component: list[str], budget: _Budget, sizes: dict[str, int]) -> None:
         """Steps 5 and 6 for one component, within its budget."""
-        with self._lock:
-            self._running += 1
-        try:
-            first_pass = budget.total * FIRST_PASS_SHARE
-            mine = sum(sizes[n] for n in component)
-            for name in component:
-                if self._out(budget):
-                    break
-                if len(component) == 1:  # its only solve: its whole share
-                    self._alone(name, budget)
-                else:
-                    self._fit(name, first_pass * sizes[name] / mine, budget)
-            if len(component) > 1:
-                self._joint(component, budget)
-            if not self.infeasible:
-                self._neighbourhoods(component, budget)
-        finally:
-            with self._lock:
-                self._running -= 1
+        first_pass = budget.total * FIRST_PASS_SHARE
+        mine = sum(sizes[n] for n in component)
+        for name in component:
+            if self._out(budget):
+                break
+            if len(component) == 1:  # its only solve: its whole share
+                self._alone(name, budget)
+            else:
+                self._fit(name, first_pass * sizes[name] / mine, budget)
+        if len(component) > 1:
+            self._joint(component, budget)
+        if not self.infeasible:
+            self._neighbourhoods(component, budget)
 
     def _construct(self) -> None:
         """The constructive plan; cohorts it cannot place go first in a second try."""
@@ -312,9 +306,10 @@ class Search:
             self._report(objective=objective, solving=names)
 
         allowed = deterministic if spend_anyway else min(deterministic, budget.left)
-        # the workers are shared by the components solving now (one finished: the others get its share)
-        workers = max(1, self.workers // max(1, self._running))
-        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(), workers, self.seed, presolve)
+        # every solve gets every worker, whatever runs beside it: CP-SAT's interleaved search gives one answer
+        # for a given number of workers but not across numbers (1 and 2 differ), so sharing them out by what
+        # happens to be running made runs stopped on their budget differ (gen-005 of the bench)
+        limits = Limits(max(0.01, allowed), self.deadline - time.monotonic(), self.workers, self.seed, presolve)
         outcome = group.run(limits, self.stop, on_solution if self.progress else None, hinted, lexicographic)
         if not outcome.results and outcome.current:
             outcome.results = dict(outcome.current)  # no better plan: at least the current ones, scored exactly

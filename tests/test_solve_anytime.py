@@ -101,10 +101,12 @@ def test_a_run_stopped_on_its_budget_or_proven_optimal_is_repeatable():
     assert plan_to_json(one) == plan_to_json(two)
 
 
-def test_components_solved_side_by_side_give_the_plan_solved_one_after_the_other():
-    """Two workers solve the two components at once, each in its own thread with one CP-SAT worker; one worker
-    solves them in turn. Budgets are per component and the solver is deterministic whatever its workers, so a
-    run that ends on its budget (or proves optimality) gives the same plan either way."""
+def test_components_solved_side_by_side_give_the_plan_solved_one_after_the_other(monkeypatch):
+    """With two workers the two components are searched at once, each in its own thread; with SIDE_BY_SIDE = 1
+    one after the other. Each has a fixed share of the budget and every solve the same workers, so a run that
+    ends on its budget (or proves optimality) gives the same plan either way."""
+    import planner.search
+
     p = _two_groups()
 
     class Watched:
@@ -119,11 +121,14 @@ def test_components_solved_side_by_side_give_the_plan_solved_one_after_the_other
 
     watched = Watched()
     side_by_side = solve(p, time_limit=5, workers=2, stop=watched)
-    in_turn = solve(p, time_limit=5, workers=1)
+    monkeypatch.setattr(planner.search, "SIDE_BY_SIDE", 1)
+    in_turn = Watched()
+    one_after_the_other = solve(p, time_limit=5, workers=2, stop=in_turn)
     assert len({name for name in watched.threads if name.startswith("planner-component")}) == 2
+    assert not any(name.startswith("planner-component") for name in in_turn.threads)
     assert validate_plan(p, side_by_side) == []
-    if StoppedBy.CLOCK not in (side_by_side.stopped_by, in_turn.stopped_by):
-        assert plan_to_json(side_by_side) == plan_to_json(in_turn)
+    if StoppedBy.CLOCK not in (side_by_side.stopped_by, one_after_the_other.stopped_by):
+        assert plan_to_json(side_by_side) == plan_to_json(one_after_the_other)
 
 
 def test_progress_reports_improving_plans_and_stop_keeps_the_best_so_far():
