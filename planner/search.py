@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from planner.assignment import covered_pairs
@@ -52,6 +53,7 @@ FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort
 MAX_GROUP_COHORTS = 6
 SIDE_BY_SIDE = 4  # components searched at once (more when there are more workers); 1: one after the other
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
+ROOM = MAX_GROUP_CHOICES  # candidate choices in the models of components solving at once (memory)
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
 # A cohort alone solved lexicographically (coverage, then penalties: `GroupModel.run(lexicographic=True)`).
 # Off: on the loaded 2-core machine of 2026-12-02 it proved gen-004-one (1.42 deterministic units) but left
@@ -120,6 +122,8 @@ class Search:
         self._reported = 0.0
         self._lock = threading.Lock()  # components' threads: the shared plans, counters and progress
         self._shown: dict[str, int] = {}  # per component (first cohort): the objective progress has reported
+        self._roomy = threading.Condition()  # guards _in_use: choices in the models being solved now
+        self._in_use = 0
         self._preparing = 0.0  # seconds per candidate choice that building a model and its hint take (average)
 
     # ------------------------------------------------------------------------------------------ the steps
@@ -285,10 +289,33 @@ class Search:
 
     def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float, budget: _Budget,
                spend_anyway: bool = False, lexicographic: bool = False, presolve: bool = True) -> Outcome:
+        choices = sum(self._choices(self.models[n]) for n in names)
+        with self._room(choices):
+            return self._solve_in_room(names, narrow, taken, deterministic, budget, spend_anyway, lexicographic,
+                                       presolve, choices)
+
+    @contextmanager
+    def _room(self, choices: int) -> Iterator[None]:
+        """Components side by side hold at most ROOM candidate choices in models at once (a model's memory
+        grows with its choices: gen-007 peaked at 1.7 GiB side by side, 0.8 GiB one after the other); a solve waits for room. Waiting
+        changes when a solve runs, never what it finds."""
+        want = min(choices, ROOM)
+        with self._roomy:
+            while self._in_use and self._in_use + want > ROOM:
+                self._roomy.wait()
+            self._in_use += want
+        try:
+            yield
+        finally:
+            with self._roomy:
+                self._in_use -= want
+                self._roomy.notify_all()
+
+    def _solve_in_room(self, names, narrow, taken, deterministic, budget, spend_anyway, lexicographic, presolve,
+                       choices) -> Outcome:
         sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
         began = time.monotonic()
         wall = self.deadline - began
-        choices = sum(self._choices(self.models[n]) for n in names)
         if wall <= choices * self._preparing or (deterministic <= 0 and not spend_anyway):
             # no time left to build the model and complete its hint, let alone to solve it
             self.clock = self.clock or wall <= choices * self._preparing
