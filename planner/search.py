@@ -53,7 +53,7 @@ FIRST_PASS_SHARE = 0.6  # of the budget, for steps 3 and 4 (one solve per cohort
 MAX_GROUP_COHORTS = 6
 SIDE_BY_SIDE = 4  # components searched at once (more when there are more workers); 1: one after the other
 MAX_GROUP_CHOICES = 40_000  # candidate (start, facilitator) pairs in one large-neighbourhood model
-ROOM = MAX_GROUP_CHOICES  # candidate choices in the models of components solving at once (memory)
+ROOM = 60_000  # variables in the models that components side by side solve at once (memory; a group ~40,000)
 RESERVE = 0.03  # of the limit, kept back for reading the plan out
 # A cohort alone solved lexicographically (coverage, then penalties: `GroupModel.run(lexicographic=True)`).
 # Off: on the loaded 2-core machine of 2026-12-02 it proved gen-004-one (1.42 deterministic units) but left
@@ -289,17 +289,26 @@ class Search:
 
     def _solve(self, names: list[str], narrow: dict[str, bool], taken, deterministic: float, budget: _Budget,
                spend_anyway: bool = False, lexicographic: bool = False, presolve: bool = True) -> Outcome:
+        sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
+        began = time.monotonic()
+        wall = self.deadline - began
         choices = sum(self._choices(self.models[n]) for n in names)
-        with self._room(choices):
-            return self._solve_in_room(names, narrow, taken, deterministic, budget, spend_anyway, lexicographic,
-                                       presolve, choices)
+        if wall <= choices * self._preparing or (deterministic <= 0 and not spend_anyway):
+            # no time left to build the model and complete its hint, let alone to solve it
+            self.clock = self.clock or wall <= choices * self._preparing
+            return Outcome("unknown", {}, None, 0, 0.0)
+        group = GroupModel(sub, narrow, taken, within=self._within(names, narrow))
+        built = time.monotonic() - began
+        with self._room(group.variables):
+            return self._solve_in_room(group, names, deterministic, budget, spend_anyway, lexicographic, presolve,
+                                       built, choices)
 
     @contextmanager
-    def _room(self, choices: int) -> Iterator[None]:
-        """Components side by side hold at most ROOM candidate choices in models at once (a model's memory
-        grows with its choices: gen-007 peaked at 1.7 GiB side by side, 0.8 GiB one after the other); a solve waits for room. Waiting
-        changes when a solve runs, never what it finds."""
-        want = min(choices, ROOM)
+    def _room(self, variables: int) -> Iterator[None]:
+        """Components side by side solve models of at most ROOM variables in all at once (a solve's memory
+        grows with its model: gen-007 peaked at 1.7 GiB side by side, 0.8 GiB one after the other); a solve
+        waits for room. Waiting changes when a solve runs, never what it finds."""
+        want = min(variables, ROOM)
         with self._roomy:
             while self._in_use and self._in_use + want > ROOM:
                 self._roomy.wait()
@@ -311,22 +320,16 @@ class Search:
                 self._in_use -= want
                 self._roomy.notify_all()
 
-    def _solve_in_room(self, names, narrow, taken, deterministic, budget, spend_anyway, lexicographic, presolve,
-                       choices) -> Outcome:
-        sub = replace(self.problem, cohorts=tuple(c for c in self.problem.cohorts if c.name in names))
-        began = time.monotonic()
-        wall = self.deadline - began
-        if wall <= choices * self._preparing or (deterministic <= 0 and not spend_anyway):
-            # no time left to build the model and complete its hint, let alone to solve it
-            self.clock = self.clock or wall <= choices * self._preparing
-            return Outcome("unknown", {}, None, 0, 0.0)
-        group = GroupModel(sub, narrow, taken, within=self._within(names, narrow))
+    def _solve_in_room(self, group: GroupModel, names: list[str], deterministic: float, budget: _Budget,
+                       spend_anyway: bool, lexicographic: bool, presolve: bool, built: float,
+                       choices: int) -> Outcome:
         key = self._component_key(names[0])
         self.largest[key] = max(self.largest.get(key, 0), group.variables)
         budget.left -= group.variables * BUILD_PER_VARIABLE
+        began = time.monotonic()
         hinted = group.hint({n: self.best[n].result.assignment for n in names if n in self.best},
-                            wall=self.deadline - time.monotonic())
-        rate = (time.monotonic() - began) / max(1, choices)
+                            wall=self.deadline - began)
+        rate = (built + time.monotonic() - began) / max(1, choices)
         self._preparing = rate if not self._preparing else (self._preparing + rate) / 2
 
         def on_solution(objective: int) -> None:
