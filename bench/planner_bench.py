@@ -68,4 +68,7 @@ if __name__ == "__main__":
     parser.add_argument("--limit", type=float)
     parser.add_argument("--twice", action="store_true")
     args = parser.parse_args()
+    from server.solver_memory import few_malloc_arenas
+
+    few_malloc_arenas()  # as `cadence plan` and `cadence worker` do: the memory a user's process peaks at
     print(json.dumps(run_one(args.name, args.limit, args.twice)))

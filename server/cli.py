@@ -191,6 +191,9 @@ def _plan(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         print("error: --time-limit: must be a positive number of seconds", file=sys.stderr)
         return 2
+    from server.solver_memory import few_malloc_arenas
+
+    few_malloc_arenas()
     problem = load_problem(args.program, args.cohorts)
     try:
         if args.json or not sys.stderr.isatty():

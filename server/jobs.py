@@ -146,6 +146,9 @@ def run_consumer(*, workers: int | None = None, periodic: bool = True) -> int:
     # inherit this priority (CADENCE_WORKER_NICE).
     if jobs.settings.worker_nice and hasattr(os, "nice"):
         os.nice(jobs.settings.worker_nice)
+    from server.solver_memory import few_malloc_arenas
+
+    few_malloc_arenas()  # before Huey forks the worker processes, which inherit it
     consumer = jobs.huey.create_consumer(workers=workers or jobs.settings.worker_concurrency,
                                          worker_type="process", periodic=periodic)
     consumer.run()
