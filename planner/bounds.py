@@ -2,19 +2,20 @@
 
 At session k, the learners of profile p can be covered only where some section's start suits them, so the
 cohort covers at most, over the session's candidate starts taken `sections` at a time, the learners some
-chosen start suits. Every other term of the objective is a penalty (<= 0). So
-
-    objective <= COVERED_PAIR * sum over sessions of max over (start_1 .. start_m) of covered learners
-
-exactly for one section, over pairs for two (as `rules._add_coverage_bounds` does inside the model), and
-for m >= 3 sections the smaller of "every learner some candidate start suits" and "the best pair plus m - 2
-times the best single start" (a union covers no more than the sum of its parts). Two penalties are certain
-and come off: m sections pay m - 1 extra-section penalties (the bound takes the best m), and the busiest
-week's async load is at least the average (`ceil(minutes / weeks / ASYNC_PEAK_STEP)` steps). The run's bound is the sum
-over cohorts (cohorts interact only through shared facilitators, which can only lower what they score).
+chosen start suits (`cover_limits`): exactly for up to three sections (the best single start, pair, triple),
+and beyond that, or when a session has too many distinct starts to try every combination, the smaller of
+"every learner some candidate start suits" and "the best j - 1 starts plus the best single one" (a union
+covers no more than the sum of its parts). `rules._add_coverage_bounds` puts the same limits inside the model,
+tied to how many sections run. Every other term of the objective is a penalty (<= 0). Two penalties are
+certain and come off: m sections pay m - 1 extra-section penalties (the bound takes the best m), and the
+busiest week's async load is at least the average (`ceil(minutes / weeks / ASYNC_PEAK_STEP)` steps). The run's
+bound is the sum over cohorts (cohorts interact only through shared facilitators, which can only lower what
+they score).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,16 +39,9 @@ def coverage_bound(problem: Problem, cm: CohortModel, narrow: bool) -> int:
                        if kk == k]
         if not candidates:
             continue
-        patterns = np.unique(np.array([[p.inside(slot) for p in cm.profiles] for slot in candidates], dtype=bool),
-                             axis=0)
-        single = int((patterns * sizes).sum(axis=1).max())
-        anywhere = int((patterns.any(axis=0) * sizes).sum())
-        pair = (int(((patterns[:, None, :] | patterns[None, :, :]) * sizes).sum(axis=2).max())
-                if len(patterns) <= 2_000 else anywhere)
-        for m in range(1, len(by_sections)):
-            # m >= 3: the best pair plus what each further start could add at most (a union covers no more
-            # than the sum of its parts), and never more than every learner some start suits
-            by_sections[m] += single if m == 1 else pair if m == 2 else min(anywhere, pair + (m - 2) * single)
+        patterns = np.array([[p.inside(slot) for p in cm.profiles] for slot in candidates], dtype=bool)
+        for m, covered in enumerate(cover_limits(patterns, sizes, len(by_sections) - 1), start=1):
+            by_sections[m] += covered
     # m sections pay m - 1 extra-section penalties; the busiest week holds at least the average async load
     best = max(weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (m - 1)
                for m, covered in enumerate(by_sections) if m >= 1)
@@ -69,3 +63,55 @@ def floor_score(cm: CohortModel, program: Program, sections: int, covered: int) 
         + weights.FACILITATOR_SHARE * sections * len(cm.cohort.facilitators)
     )
     return weights.COVERED_PAIR * covered - weights.EXTRA_SECTION * (sections - 1) - worst
+
+
+EXACT_TRIPLES = 300  # distinct useful starts of a session up to which triples are tried exactly
+
+
+def cover_limits(patterns: np.ndarray, sizes: np.ndarray, most: int) -> list[int]:
+    """`[c1, ..., c_most]`: no j of the candidate starts together suit more than c_j learners.
+
+    `patterns[i, p]` says whether start i suits profile p, `sizes[p]` how many learners it has. Exact for j <= 2,
+    and for j = 3 up to EXACT_TRIPLES starts (after dropping starts that suit a subset of what another suits);
+    beyond, c_{j-1} plus the best single start, never more than every learner some start suits."""
+    if most < 1:
+        return []
+    if len(patterns) == 0:
+        return [0] * most
+    return list(_cover_limits(np.ascontiguousarray(patterns, dtype=bool).tobytes(), patterns.shape[1],
+                              np.ascontiguousarray(sizes, dtype=np.int64).tobytes(), most))
+
+
+@lru_cache(maxsize=4096)  # a neighbourhood search builds the same cohort's model many times
+def _cover_limits(packed: bytes, width: int, packed_sizes: bytes, most: int) -> tuple[int, ...]:
+    sizes = np.frombuffer(packed_sizes, dtype=np.int64).astype(np.float64)
+    rows = _maximal(np.unique(np.frombuffer(packed, dtype=bool).reshape(-1, width), axis=0))
+    weighted = rows * sizes
+    alone = weighted.sum(axis=1)
+    limits = [int(alone.max())]
+    if most >= 2:
+        shared = weighted @ rows.T  # learners suited by both i and j
+        limits.append(int((alone[:, None] + alone[None, :] - shared).max()))
+        if most >= 3 and len(rows) <= EXACT_TRIPLES:
+            best = 0.0
+            for i in range(len(rows)):  # union of i, j, k by inclusion-exclusion
+                three = (weighted * rows[i]) @ rows.T
+                union = (alone[i] + alone[:, None] + alone[None, :] - shared[i][:, None] - shared[i][None, :]
+                         - shared + three)
+                best = max(best, float(union.max()))
+            limits.append(int(round(best)))
+    anywhere = int(rows.any(axis=0) @ sizes)
+    while len(limits) < most:
+        limits.append(min(anywhere, limits[-1] + limits[0]))
+    return tuple(limits)
+
+
+def _maximal(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows that are no strict subset of another (only those can be among the best starts)."""
+    keep = np.ones(len(rows), dtype=bool)
+    step = max(1, 2_000_000 // max(1, rows.size))
+    for lo in range(0, len(rows), step):
+        block = rows[lo:lo + step]
+        within = ~(block[:, None, :] & ~rows[None, :, :]).any(axis=2)  # within[b, j]: block[b] is a subset of j
+        keep[lo:lo + step] = within.sum(axis=1) == 1  # rows are distinct, so only itself
+    return rows[keep]

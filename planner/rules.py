@@ -11,9 +11,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from planner import weights
+from planner.bounds import cover_limits
 from planner.model import CohortModel, Vars, enforce
 from planner.problem import Problem
 from planner.slots import span_of
@@ -242,28 +244,24 @@ def add_coverage(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Ter
 
 
 def _add_coverage_bounds(model: cp_model.CpModel, v: Vars, cm: CohortModel) -> None:
-    """Redundant cuts that tighten the bound: at session k, the cohort's sections together cover at most as
-    many learners as the best `sections` slots of that session could (ignoring every other rule)."""
-    if cm.sections > 2:
+    """Redundant cuts that tighten the bound and guide the search: at session k, the cohort's running sections
+    together cover at most as many learners as the best that many candidate starts of that session could
+    (`bounds.cover_limits`, ignoring every other rule). Sections run in order, so "j sections run" is
+    `used(j - 1)` and each further section may add only what one more start could."""
+    if not cm.profiles:
         return
+    sizes = np.array([p.size for p in cm.profiles], dtype=np.int64)
     for k in range(cm.session_count):
-        patterns: dict[tuple[bool, ...], None] = {}
-        for s in range(cm.sections):
-            for ch in v.choices(cm, s, k):
-                patterns.setdefault(tuple(p.inside(ch.slot) for p in cm.profiles), None)
-        sizes = [p.size for p in cm.profiles]
-        listed = list(patterns)
-        best = 0
-        for a in listed:
-            if cm.sections == 1:
-                best = max(best, sum(n for n, hit in zip(sizes, a, strict=True) if hit))
-            else:
-                for b in listed:
-                    best = max(best, sum(n for n, x, y in zip(sizes, a, b, strict=True) if x or y))
+        rows = {tuple(p.inside(ch.slot) for p in cm.profiles): None
+                for s in range(cm.sections) for ch in v.choices(cm, s, k)}
+        if not rows:
+            continue
+        limits = cover_limits(np.array(list(rows), dtype=bool), sizes, cm.sections)
         covered = [v.covered(cm, p, s, k) for s in range(cm.sections) for p in cm.profiles]
         covered = [c for c in covered if c is not None]
         if covered:
-            model.add(sum(covered) <= best)
+            model.add(sum(covered) <= limits[0] + sum((limits[j] - limits[j - 1]) * v.used(cm, j)
+                                                      for j in range(1, cm.sections)))
 
 
 def add_fewer_sections(model: cp_model.CpModel, v: Vars, problem: Problem) -> list[Term]:

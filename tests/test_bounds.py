@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from planner_helpers import valid_problems
 
 from planner.assignment import covered_pairs
-from planner.bounds import coverage_bound, floor_score
+from planner.bounds import cover_limits, coverage_bound, floor_score
 from planner.construct import construct_cohort
 from planner.groups import GroupModel, Limits
 from planner.model import cohort_models
@@ -35,3 +38,21 @@ def test_each_cohort_scores_between_its_floor_and_its_coverage_bound(p):
         assert best <= coverage_bound(alone, cm, narrow)
         if outcome.status == "optimal":
             assert outcome.bound == best <= coverage_bound(alone, cm, narrow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda width: st.tuples(
+    st.lists(st.lists(st.booleans(), min_size=width, max_size=width), min_size=1, max_size=10),
+    st.lists(st.integers(1, 5), min_size=width, max_size=width),
+    st.integers(1, 5),
+)))
+def test_cover_limits_are_exact_for_up_to_three_starts_and_an_upper_bound_beyond(case):
+    """c_j against every choice of j starts: equal for j <= 3, never below for more (the cut removes no plan)."""
+    rows, sizes, most = case
+    patterns, weights = np.array(rows, dtype=bool), np.array(sizes)
+    limits = cover_limits(patterns, weights, most)
+    assert len(limits) == most and limits == sorted(limits)
+    for j in range(1, most + 1):
+        best = max(int(np.logical_or.reduce(patterns[list(chosen)], axis=0) @ weights)
+                   for chosen in itertools.combinations_with_replacement(range(len(rows)), j))
+        assert limits[j - 1] == best if j <= 3 else limits[j - 1] >= best
