@@ -5,7 +5,8 @@ first come first served:
 
 1. **Sections.** A re-plan keeps the published sections. Otherwise, when the cohort may split, its learner
    profiles are divided between the two weekly times that together suit most of them (each learner goes to the
-   time that suits them better); one section when that covers no more.
+   time that suits them better; a section short of `min_section_size` takes the learners who lose least by
+   moving); one section when that covers no more.
 2. **Sessions**, session by session across the sections (so async work between two live units can be
    released by every section's earlier session): the candidate start of the session's allowed weeks that
    covers most of the section's learners, with a free facilitator (the section's own one first), after the
@@ -86,35 +87,57 @@ def _membership(cm: CohortModel, split: bool) -> list[list[str]] | None:
 
 
 def _split(cm: CohortModel) -> list[list[str]] | None:
-    """Two sections at the two weekly home-zone times that together suit most learners, or None."""
+    """Two sections at the two weekly home-zone times that together suit most learners, or None.
+
+    Each learner goes to the time that suits them on more sessions; when that leaves a section under
+    `min_section_size`, the learners who lose least by moving (those neither time suits first) fill it."""
     narrow = week_ranges(cm.session_count, cm.cohort.weeks, 99, True)
     by_week_time = {(sl.week, sl.time_of_week): sl for sl in cm.slots}
     times = sorted({sl.time_of_week for sl in cm.slots})
     if len(times) < 2:
         return None
-    sizes = np.array([p.size for p in cm.profiles])
-    hits = np.zeros((len(cm.profiles), len(times)))
-    for j, tow in enumerate(times):
-        for week, _ in narrow:
-            slot = by_week_time.get((week, tow))
-            if slot is not None:
-                for i, p in enumerate(cm.profiles):
-                    hits[i, j] += p.inside(slot)
-    value = hits * sizes[:, None]
-    single = value.sum(axis=0).max()
-    a_better = value[:, :, None] >= value[:, None, :]
-    total = np.maximum(value[:, :, None], value[:, None, :]).sum(axis=0)
-    size_a = (a_better * sizes[:, None, None]).sum(axis=0)
-    size_b = sizes.sum() - size_a
-    least = max(1, cm.cohort.min_section_size)
-    ok = (size_a >= least) & (size_b >= least) & (size_a >= size_b)
-    score = np.where(ok, weights.COVERED_PAIR * total - weights.EXTRA_SECTION, -1)
-    a, b = np.unravel_index(int(np.argmax(score)), score.shape)
-    if score[a, b] <= weights.COVERED_PAIR * single:
+    learners = [(e, i) for i, p in enumerate(cm.profiles) for e in p.learners]
+    at = [by_week_time.get((week, tow)) for week, _ in narrow for tow in times]  # weeks x times, row-major
+    lengths = {slot.minutes for slot in cm.slots}
+    if len(lengths) == 1 and all(slot.on_grid for slot in cm.slots):  # the usual case, without a call per slot
+        grid = [-1 if slot is None else slot.index for slot in at]
+        minutes = lengths.pop()
+        rows = [[i in starts for i in grid] for starts in (p.starts(minutes) for p in cm.profiles)]
+    else:
+        rows = [[slot is not None and p.inside(slot) for slot in at] for p in cm.profiles]
+    hits = np.array(rows, dtype=np.float64).reshape(len(cm.profiles), len(narrow), len(times)).sum(axis=1)
+    # sessions each learner would be inside hours, per weekly time; times alike for every learner count once
+    value = np.unique(hits[[i for _e, i in learners]], axis=1)
+    total, least, count = len(learners), max(1, cm.cohort.min_section_size), value.shape[1]
+    if count < 2:
         return None
-    first = [e for i, p in enumerate(cm.profiles) if a_better[i, a, b] for e in p.learners]
-    second = [e for i, p in enumerate(cm.profiles) if not a_better[i, a, b] for e in p.learners]
-    return [sorted(first), sorted(second)]
+    cols = np.arange(count)
+    best: tuple[float, int, int] | None = None
+    step = max(1, 2_000_000 // max(1, total * count))
+    for lo in range(0, count, step):
+        a = cols[lo:lo + step]
+        gain = value[:, a, None] - value[:, None, :]  # [learner, a, b]: what a learner loses going to b, not a
+        order = np.sort(gain, axis=0)
+        sums = np.concatenate([np.zeros((1, *gain.shape[1:])), np.cumsum(order, axis=0)])
+        in_b = (gain < 0).sum(axis=0)  # learners b suits better
+        size_b = np.clip(in_b, least, total - least)
+        filled = np.take_along_axis(sums, size_b[None], axis=0)[0] - np.take_along_axis(sums, in_b[None], axis=0)[0]
+        # b short: its fill loses sum(order[in_b:size_b]) >= 0; a short: b-learners who gain least move back
+        score = np.maximum(value[:, a, None], value[:, None, :]).sum(axis=0) - np.abs(filled)
+        score = np.where((total - size_b >= size_b) & (a[:, None] != cols[None, :]), score, -1.0)
+        i, b = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[i, b] >= 0 and (best is None or score[i, b] > best[0]):
+            best = (float(score[i, b]), int(a[i]), int(b))
+    if best is None or weights.COVERED_PAIR * best[0] - weights.EXTRA_SECTION <= (
+            weights.COVERED_PAIR * (value.sum(axis=0).max())):
+        return None
+    _score, a, b = best
+    gain = value[:, a] - value[:, b]
+    size_b = int(np.clip((gain < 0).sum(), least, total - least))
+    ranked = sorted(range(total), key=lambda i: (gain[i], learners[i][0]))  # most b-minded first
+    second = sorted(learners[i][0] for i in ranked[:size_b])
+    first = sorted(learners[i][0] for i in ranked[size_b:])
+    return [first, second]
 
 
 # ---------------------------------------------------------------------------------------------- sessions

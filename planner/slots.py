@@ -332,13 +332,17 @@ class Profile:
         return len(self.learners)
 
     def inside(self, slot: Slot) -> bool:
-        starts = self._starts.get(slot.minutes)
-        if starts is None:
-            starts = inside_starts(self.person.timezone, self.person.hours, *self.window, slot.minutes)
-            self._starts[slot.minutes] = starts
         if not slot.on_grid:  # a published session off the grid (the planner never makes one)
             return inside_hours(self.person, slot.start, slot.end)
-        return slot.index in starts
+        return slot.index in self.starts(slot.minutes)
+
+    def starts(self, minutes: int) -> frozenset[int]:
+        """The grid points where a session of `minutes` lies inside these learners' hours (see `inside`)."""
+        found = self._starts.get(minutes)
+        if found is None:
+            found = inside_starts(self.person.timezone, self.person.hours, *self.window, minutes)
+            self._starts[minutes] = found
+        return found
 
 
 def profiles(cohort: Cohort) -> tuple[Profile, ...]:

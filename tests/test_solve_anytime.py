@@ -192,3 +192,21 @@ def test_the_constructive_plan_spreads_async_work_over_the_weeks():
         week = (module.due.date() - start).days // 7
         weeks[week] = weeks.get(week, 0) + module.minutes
     assert max(weeks.values()) == 60 and len(weeks) == 4
+
+
+def test_the_constructive_plan_fills_a_small_section_with_learners_neither_time_suits():
+    """Three Tokyo learners want their own section, but a section needs four: the learner whose hours no
+    session time suits (weekends only) fills it, since they lose nothing by going there. Without that
+    filling the constructive plan kept one section and left the Tokyo learners outside their hours."""
+    people = [facilitator("utc@example.com"), facilitator("tokyo@example.com", tz="Asia/Tokyo")]
+    people += [member(f"u{i}@example.com") for i in range(5)]
+    people += [member(f"t{i}@example.com", tz="Asia/Tokyo") for i in range(3)]
+    people += [member("weekend@example.com", days="Sat-Sun")]
+    p = problem(program(unit("talk", 60, "live"), unit("practice", 60, "live")),
+                cohort("Split", people, weeks=2, max_sections=2, min_section_size=4))
+    plan = solve(p, time_limit=0)  # the constructive plan alone
+    assert plan.status is Status.CONSTRUCTIVE and validate_plan(p, plan) == []
+    sections = sorted((sorted(s.learners) for s in plan.cohorts[0].sections), key=len)
+    assert sections == [["t0@example.com", "t1@example.com", "t2@example.com", "weekend@example.com"],
+                        [f"u{i}@example.com" for i in range(5)]]
+    assert plan.coverage == 8 / 9  # every learner but the weekend one, at every session
