@@ -401,7 +401,7 @@ def test_cached_event_text_depends_on_the_viewers_zone():
 
     from icalendar import Event
 
-    from server.services.feeds import EventText, _event_ical
+    from server.services.feed_ical import EventText, _event_ical
 
     start = datetime(2027, 3, 28, 9, 0, tzinfo=UTC)
     texts = {}

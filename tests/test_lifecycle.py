@@ -18,7 +18,8 @@ from models.tables import Cohort, LiveSession, Membership, ModuleCompletion, Per
 from server.errors import UserError
 from server.services import cohorts, lifecycle
 from server.services.attendance import session_roster
-from server.services.feeds import CANCELLED_VISIBLE, build_feed
+from server.services.feed_content import CANCELLED_VISIBLE
+from server.services.feeds import build_feed
 from server.services.learning import learner_schedule
 from server.services.planning import problem_from_db
 from server.services.readiness import manager_readiness

@@ -1,5 +1,5 @@
 """Calendar feeds over HTTP: GET/HEAD /feed/<token>.ics with conditional requests, and the feed box on the
-profile (show it, rotate the secret URL, switch reminders). What a feed holds is server/services/feeds.py."""
+profile (show it, rotate the secret URL, switch reminders). What a feed holds is server/services/feed_content.py (read) and feed_ical.py (written)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Calendar invitations by email: one VEVENT per live session, METHOD:REQUEST (a new session, or an update
-with a higher SEQUENCE) or METHOD:CANCEL, built with icalendar like the feeds (services/feeds.py).
+with a higher SEQUENCE) or METHOD:CANCEL, built with icalendar like the feeds (services/feed_ical.py).
 
 The UID is the session's (the one its feed shows), so a person who subscribes to the feed and accepts the
 invitation holds one event; SEQUENCE is the session's; DTSTAMP is the session row's updated_at, so the same
@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
-from server.services.feeds import person_zone
+from server.services.feed_ical import person_zone
 
 PRODID = "-//Cadence//Invitations 1.0//EN"
 

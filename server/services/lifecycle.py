@@ -4,7 +4,7 @@ CSV's update of a cohort: services/roster_update.py). Every change is one transa
 A member who leaves is never deleted: the Membership row keeps `left_at`, who removed them and why, so their
 attendance and completions stay attached and the roster shows "left on …". Every "who is in the cohort" query
 reads only rows with `left_at` null (readiness, rosters, section learners, the planner input, learner pages);
-feeds show what a person left as cancelled for CANCELLED_VISIBLE (server/services/feeds.py).
+feeds show what a person left as cancelled for CANCELLED_VISIBLE (server/services/feed_content.py).
 """
 
 from __future__ import annotations
