@@ -16,7 +16,7 @@ from planner.coverage import cohort_window, inside_hours
 from planner.loading import load_problem
 from planner.slots import grid_index, inside_starts, profiles
 from planner.validate import recompute_coverage
-from server.services import plan_comparison, plan_views
+from server.services import plan_comparison, plan_heat, plan_views
 from server.services.labels import plan_session_label, session_label
 
 ATLANTIC = "Support Atlantic - March 2027"
@@ -63,7 +63,7 @@ def test_heat_map_counts_are_the_planners_coverage_for_every_cell_dst_weeks_incl
     checked = 0
     for number in range(1, cohort.weeks + 1):
         week = plan_views.week_of(cohort, number, zone_name, {m.person.timezone for m in cohort.members})
-        heat = plan_views.heat_map(cohort, plan.cohort(cohort.name), week, minutes, people_of(problem),
+        heat = plan_heat.heat_map(cohort, plan.cohort(cohort.name), week, minutes, people_of(problem),
                                    titles_of(problem))
         for row in heat.grid:
             for cells in row:
@@ -91,7 +91,7 @@ def test_the_chosen_sessions_on_the_heat_map_add_up_to_the_plans_coverage():
     inside = total = 0
     for number in range(1, cohort.weeks + 1):
         week = plan_views.week_of(cohort, number, "Europe/London")
-        heat = plan_views.heat_map(cohort, plan.cohort(cohort.name), week, problem.program.live_minutes,
+        heat = plan_heat.heat_map(cohort, plan.cohort(cohort.name), week, problem.program.live_minutes,
                                    people_of(problem), titles_of(problem))
         inside += sum(b.inside for b in heat.blocks)
         total += sum(b.learners for b in heat.blocks)
@@ -117,7 +117,7 @@ def test_a_fall_back_hour_shows_twice_and_a_spring_forward_hour_not_at_all():
         cohort = p.Cohort("C", start, 1, (learner,), timezone="Europe/London")
         week = plan_views.week_of(cohort, 1, "Europe/London")
         assert week.days[6].clock_change and not week.days[5].clock_change
-        heat = plan_views.heat_map(cohort, None, week, 60, {}, {})
+        heat = plan_heat.heat_map(cohort, None, week, 60, {}, {})
         assert heat.rows[0] == "00:00"
         sunday = {heat.rows[i]: len(row[6]) for i, row in enumerate(heat.grid)}
         assert sunday["01:00"] == sunday["01:30"] == expected

@@ -25,7 +25,7 @@ from server.db import is_row_id
 from server.errors import UserError
 from server.jobs import queue
 from server.services import cohorts as cohort_service
-from server.services import plan_sources, plan_views, planner_runs, variants
+from server.services import plan_heat, plan_sources, plan_views, planner_runs, variants
 from server.services.planning import problem_from_db
 
 VIEWS = ("calendar", "heatmap")
@@ -86,7 +86,7 @@ def view_context(request: Request, source: plan_sources.Source, view: str, base:
         if shown.plan is not None:
             context["calendar"] = plan_views.week_calendar(shown.plan, week, source.people, source.titles)
     else:
-        context["heat"] = plan_views.heat_map(cohort, shown.plan, week, source.minutes, source.people,
+        context["heat"] = plan_heat.heat_map(cohort, shown.plan, week, source.minutes, source.people,
                                               source.titles)
     return context
 

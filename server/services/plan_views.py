@@ -1,6 +1,6 @@
-"""A plan to look at: one program week of a cohort as a week calendar (sessions as blocks) and as a coverage
-heat map (30-minute cells: how many learners a session starting there would find inside their working hours),
-in any zone. The figures that compare plans (variants) side by side: services/plan_comparison.py.
+"""A plan to look at: one program week of a cohort as a week calendar (sessions as blocks), in any zone. Its
+coverage heat map: services/plan_heat.py; the figures that compare plans (variants) side by side:
+services/plan_comparison.py.
 
 Every number about working hours comes from `planner.coverage.inside_hours` / `minutes_outside`, evaluated
 on the actual date, over the planner's own learner profiles (`planner.slots.profiles`): the heat map counts
@@ -17,8 +17,7 @@ from datetime import date, datetime, timedelta
 from planner import plan as pl
 from planner import problem as p
 from planner.coverage import day_window, inside_hours, local_midnight, minutes_outside, program_week, zone  # noqa: F401
-from planner.loading import days_text
-from planner.slots import GRID_MINUTES, profiles
+from planner.slots import GRID_MINUTES
 from server.services.labels import plan_session_label, section_label
 
 # program_week is not used here but named through this module: the pages open on a plan's first program week
@@ -105,21 +104,21 @@ def weeks_with_changes(cohort: p.Cohort, zones: set[str]) -> set[int]:
     return found
 
 
-def _clock(instant: datetime, zone_name: str) -> str:
+def clock_text(instant: datetime, zone_name: str) -> str:
     local = instant.astimezone(zone(zone_name))
     return f"{local:%H:%M} {local.tzname()}"
 
 
-def _minute_of_day(instant: datetime, zone_name: str) -> int:
+def minute_of_day(instant: datetime, zone_name: str) -> int:
     local = instant.astimezone(zone(zone_name))
     return local.hour * 60 + local.minute
 
 
-def _shade(share: float) -> int:
+def shade_of(share: float) -> int:
     return min(SHADES - 1, int(share * (SHADES - 1) + 0.5)) if share > 0 else 0
 
 
-def _rows(minutes: list[int], default: tuple[int, int] = (8 * 60, 18 * 60)) -> tuple[int, int]:
+def row_span(minutes: list[int], default: tuple[int, int] = (8 * 60, 18 * 60)) -> tuple[int, int]:
     """[first, last) minute of the day the grid shows: what is used, an hour either side, whole hours."""
     if not minutes:
         return default
@@ -166,7 +165,7 @@ class Block:
 
     @property
     def shade(self) -> int:
-        return _shade(self.share)
+        return shade_of(self.share)
 
 
 def session_block(session: pl.Session, learners: tuple[str, ...], people: dict[str, p.Person],
@@ -235,12 +234,12 @@ def week_calendar(cohort_plan: pl.CohortPlan, week: Week, people: dict[str, p.Pe
     learners_of = {s.id: s.learners for s in cohort_plan.sections}
     sessions = [s for s in cohort_plan.sessions if week.first <= s.start < week.last]
     zone_name = week.zone_name
-    used = [_minute_of_day(s.start, zone_name) for s in sessions]
-    used += [min(DAY_MINUTES - 1, _minute_of_day(s.start, zone_name) + _length(s) - 1) for s in sessions]
-    first, last = _rows(used)
+    used = [minute_of_day(s.start, zone_name) for s in sessions]
+    used += [min(DAY_MINUTES - 1, minute_of_day(s.start, zone_name) + _length(s) - 1) for s in sessions]
+    first, last = row_span(used)
     blocks = []
     for session in sessions:
-        start = _minute_of_day(session.start, zone_name)
+        start = minute_of_day(session.start, zone_name)
         span = max(1, min(-(-_length(session) // GRID_MINUTES), (last - start) // GRID_MINUTES))
         block = session_block(session, learners_of.get(session.section, ()), people, titles)
         blocks.append(_with(block, column=week.column(session.start), row=(start - first) // GRID_MINUTES,
@@ -250,157 +249,3 @@ def week_calendar(cohort_plan: pl.CohortPlan, week: Week, people: dict[str, p.Pe
 
 def _length(session: pl.Session) -> int:
     return int((session.end - session.start).total_seconds() // 60)
-
-
-# -------------------------------------------------------------------------------------------- heat map
-
-
-@dataclass(frozen=True)
-class Cell:
-    start: datetime  # UTC
-    inside: int  # learners inside their hours for a session of `minutes` starting here
-    share: float
-    title: str  # the cell in words (hover)
-    session: str = ""  # label of a chosen session that covers this cell
-    starts: bool = False  # a chosen session starts here
-
-    @property
-    def shade(self) -> int:
-        return _shade(self.share)
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """Consecutive cells of a day with the same count: the heat map as text, for the table alternative."""
-
-    start: datetime
-    end: datetime
-    inside: int
-
-
-@dataclass(frozen=True)
-class LearnerRow:
-    name: str
-    zone_name: str
-    hours: str  # their working hours in their own zone, "09:00–17:00 Mon–Fri"
-    here: str  # their working windows this week in the display zone
-    inside: int  # sessions of their section this week inside their hours
-    sessions: int
-    minutes_outside: int
-    section: str
-
-
-@dataclass(frozen=True)
-class HeatMap:
-    week: Week
-    minutes: int  # the session length the counts are for
-    learners: int
-    rows: tuple[str, ...]
-    first_minute: int
-    grid: tuple[tuple[tuple[Cell, ...], ...], ...]  # row -> day column -> the cells there (0, 1 or 2: DST)
-    blocks: tuple[Block, ...]
-    stretches: tuple[tuple[Day, tuple[Stretch, ...]], ...]
-    learner_rows: tuple[LearnerRow, ...]
-    best: int  # the most learners any cell reaches
-
-
-def cell_counts(cohort: p.Cohort, instants: list[datetime], minutes: int) -> list[int]:
-    """For each instant, how many of the cohort's learners a session of `minutes` starting then finds inside
-    their working hours: the planner's profiles (learners sharing zone and hours) and its `inside_hours`."""
-    length = timedelta(minutes=minutes)
-    groups = profiles(cohort)
-    return [sum(g.size for g in groups if inside_hours(g.person, t, t + length)) for t in instants]
-
-
-def heat_map(cohort: p.Cohort, cohort_plan: pl.CohortPlan | None, week: Week, minutes: int,
-             people: dict[str, p.Person], titles: dict[str, str]) -> HeatMap:
-    """The week in 30-minute cells of the UTC grid, placed by their wall-clock time in the display zone, each
-    with the number of learners inside their hours for a session of `minutes` starting there; the chosen
-    sessions on top."""
-    zone_name = week.zone_name
-    instants = []
-    t = week.first
-    while t < week.last:
-        instants.append(t)
-        t += CELL
-    counts = cell_counts(cohort, instants, minutes)
-    total = len(cohort.learners)
-    sessions = [s for s in (cohort_plan.sessions if cohort_plan else ()) if week.first <= s.start < week.last]
-    learners_of = {s.id: s.learners for s in cohort_plan.sections} if cohort_plan else {}
-    blocks = [session_block(s, learners_of.get(s.section, ()), people, titles) for s in sessions]
-    covering: dict[datetime, Block] = {}
-    for block in blocks:
-        t = block.session.start
-        while t < block.session.end:
-            covering.setdefault(t, block)
-            t += CELL
-
-    used = [_minute_of_day(t, zone_name) for t, n in zip(instants, counts, strict=True) if n]
-    used += [_minute_of_day(t, zone_name) for t in covering]
-    first, last = _rows(used)
-    rows = row_labels(first, last)
-    grid: list[list[list[Cell]]] = [[[] for _ in week.days] for _ in rows]
-    for instant, inside in zip(instants, counts, strict=True):
-        minute = _minute_of_day(instant, zone_name)
-        if not first <= minute < last:
-            continue
-        block = covering.get(instant)
-        local = instant.astimezone(zone(zone_name))
-        words = (f"{local:%a} {local.day} {local:%b} {local:%H:%M} {local.tzname()} ({instant:%H:%M} UTC): "
-                 f"{inside} of {total} learners inside their hours for a {minutes}-min session starting here")
-        if block:
-            words += f"; chosen: {block.label} (section {block.section})"
-        grid[(minute - first) // GRID_MINUTES][week.column(instant)].append(Cell(
-            start=instant, inside=inside, share=inside / total if total else 0.0, title=words,
-            session=block.label if block else "", starts=bool(block) and block.session.start == instant))
-    return HeatMap(
-        week=week, minutes=minutes, learners=total, rows=rows, first_minute=first,
-        grid=tuple(tuple(tuple(cells) for cells in row) for row in grid),
-        blocks=tuple(blocks), stretches=_stretches(week, instants, counts),
-        learner_rows=_learner_rows(cohort, week, blocks, learners_of, people),
-        best=max(counts, default=0),
-    )
-
-
-def _stretches(week: Week, instants: list[datetime], counts: list[int]) -> tuple:
-    by_day: dict[int, list[Stretch]] = defaultdict(list)
-    for instant, inside in zip(instants, counts, strict=True):
-        column = week.column(instant)
-        runs = by_day[column]
-        if runs and runs[-1].inside == inside and runs[-1].end == instant:
-            runs[-1] = Stretch(runs[-1].start, instant + CELL, inside)
-        else:
-            runs.append(Stretch(instant, instant + CELL, inside))
-    return tuple((day, tuple(r for r in by_day[i] if r.inside)) for i, day in enumerate(week.days))
-
-
-def hours_text(hours: p.WorkingHours) -> str:
-    return f"{hours.start:%H:%M}–{hours.end:%H:%M} {days_text(hours.days).replace(',', ', ')}"
-
-
-def _learner_rows(cohort: p.Cohort, week: Week, blocks: list[Block], learners_of: dict[str, tuple[str, ...]],
-                  people: dict[str, p.Person]) -> tuple[LearnerRow, ...]:
-    section_of = {email: sid for sid, emails in learners_of.items() for email in emails}
-    rows = []
-    for member in cohort.learners:
-        person = member.person
-        windows: dict[str, list[str]] = defaultdict(list)  # "14:00–22:00 GMT" -> its days
-        tz = zone(person.timezone)
-        day = week.first.astimezone(tz).date()
-        while local_midnight(day, person.timezone) < week.last:
-            window = day_window(person.timezone, person.hours, day)
-            if window and window[1] > week.first and window[0] < week.last:
-                start = window[0].astimezone(zone(week.zone_name))
-                text = f"{_clock(window[0], week.zone_name)[:5]}–{_clock(window[1], week.zone_name)}"
-                windows[text].append(f"{start:%a}")
-            day += timedelta(days=1)
-        mine = [b for b in blocks if b.session.section == section_of.get(person.email)]
-        rows.append(LearnerRow(
-            name=person.name, zone_name=person.timezone, hours=hours_text(person.hours),
-            here="; ".join(f"{', '.join(days)} {text}" for text, days in windows.items()) or "not working this week",
-            inside=sum(1 for b in mine if inside_hours(person, b.session.start, b.session.end)),
-            sessions=len(mine),
-            minutes_outside=sum(minutes_outside(person, b.session.start, b.session.end) for b in mine),
-            section=section_label(section_of[person.email]) if person.email in section_of else "–",
-        ))
-    return tuple(sorted(rows, key=lambda r: (r.section, r.name.casefold())))
