@@ -32,8 +32,8 @@ from models.tables import (
 from server.db import write_transaction
 from server.services.clock import check_aware
 from server.services.notifications.delivery import finish
+from server.services.notifications.digests import schedule_digests
 from server.services.notifications.kinds import (
-    DAILY_DIGEST,
     DEFAULT_REMINDER_HOURS,
     KIND,
     Mode,
@@ -46,7 +46,6 @@ from server.services.notifications.recipients import (
     Recipient,
     as_recipient,
     inside_working_hours,
-    work_day_start,
 )
 
 PROMPT_HOURS = 2  # a reminder this close to its session goes out at its moment, working hours or not
@@ -331,7 +330,7 @@ async def schedule(now: datetime) -> Scheduled:
             done = await Notification.insert(*rows[start:start + 500]).on_conflict(
                 target=Notification.key, action="DO NOTHING").returning(Notification.id)
             created += len(done)
-    digests = await _schedule_digests(now, world)
+    digests = await schedule_digests(now, world.people)
     return Scheduled(created, skipped if created else 0, withdrawn, digests)
 
 
@@ -372,33 +371,3 @@ async def _withdraw_stale(now: datetime) -> int:
     for row_id, reason in stale:
         await finish(row_id, State.withdrawn, reason, now, expect=waiting)
     return len(stale)
-
-
-async def _schedule_digests(now: datetime, world: _World) -> int:
-    """A daily digest per person with items waiting: at the start of the working day on which the earliest
-    waiting item is due (the last working day before it, on a day off), carrying the items due by the next
-    day's start."""
-    waiting = await Notification.select(Notification.person, Notification.due_at).where(
-        (Notification.state == State.digest) & (Notification.digest_id.is_null()))
-    earliest: dict[int, datetime] = {}
-    for row in waiting:
-        earliest[row["person"]] = min(earliest.get(row["person"], row["due_at"]), row["due_at"])
-    missing = [p for p in earliest if p not in world.people]
-    if missing:
-        for row in await Person.select(*PERSON_COLUMNS).where(Person.id.is_in(missing)):
-            world.people[row["id"]] = as_recipient(row)
-    rows = []
-    for person, first in earliest.items():
-        recipient = world.people.get(person)
-        if recipient is None:
-            continue
-        due = work_day_start(first, recipient)
-        local_day = due.astimezone(ZoneInfo(recipient.timezone)).date()
-        rows.append(Notification(key=f"{DAILY_DIGEST}:{person}:{local_day.isoformat()}", kind=DAILY_DIGEST,
-                                 person=person, occasion=local_day.isoformat(), state=State.pending, due_at=due,
-                                 expires_at=due + timedelta(days=2), created_at=now))
-    if not rows:
-        return 0
-    done = await Notification.insert(*rows).on_conflict(target=Notification.key, action="DO NOTHING").returning(
-        Notification.id)
-    return len(done)
