@@ -109,7 +109,7 @@ def _split(cm: CohortModel) -> list[list[str]] | None:
     # sessions each learner would be inside hours, per weekly time; times alike for every learner count once
     value = np.unique(hits[[i for _e, i in learners]], axis=1)
     total, least, count = len(learners), max(1, cm.cohort.min_section_size), value.shape[1]
-    if count < 2:
+    if count < 2 or total < 2 * least:
         return None
     cols = np.arange(count)
     best: tuple[float, int, int] | None = None
