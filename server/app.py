@@ -23,7 +23,6 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
@@ -35,7 +34,7 @@ from server.db import connection_pool, is_row_id
 from server.services.clock import Clock, utc_now
 from server.session_store import DatabaseStore, RotatingSessionConfig
 from server.settings import ConfigError, Settings
-from server.templating import register
+from server.templating import template_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "web" / "templates"
@@ -148,7 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         cookie_httponly=True,  # pages carry the token (form field, hx-headers); scripts never read the cookie
         exclude=["^/feed/", "^/healthz$"],
     )
-    templates = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register)
+    templates = TemplateConfig(engine=template_engine(TEMPLATES))
     static = create_static_files_router(
         path="/static", directories=[STATIC, HTMX_DIST], include_in_schema=False, opt={"skip_session": True}
     )

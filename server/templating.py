@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jinja2 import Environment, FileSystemLoader
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
@@ -18,7 +19,7 @@ from planner.loading import zone_names
 from server.services.clock import utc_text
 from server.services.labels import session_label
 
-__all__ = ["local_text", "register", "utc_iso", "utc_text"]
+__all__ = ["RowsEnvironment", "local_text", "register", "template_engine", "utc_iso", "utc_text"]
 
 COMMON_ZONES = (
     "UTC",
@@ -39,6 +40,34 @@ COMMON_ZONES = (
     "Australia/Sydney",
     "Pacific/Auckland",
 )
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr(a_dict, name)` finds: a plain dict has no other attributes
+
+
+class RowsEnvironment(Environment):
+    """A Jinja environment that reads `row.column` from a plain dict without raising an exception first.
+
+    Jinja's `x.name` tries `getattr(x, "name")` and only then `x["name"]`. The rows every page renders are
+    dicts (`server.db.fetch`), so each `{{ row.name }}` raised and caught an AttributeError: 0.7 us instead of
+    0.1 us, twenty times per table row. A plain dict's attributes are exactly `dir(dict)`, so asking for the
+    item first for every other name gives the same answer as Jinja's rule, only sooner."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+def template_engine(directory) -> JinjaTemplateEngine:
+    """Litestar's Jinja engine on a RowsEnvironment (autoescaped, as Litestar's own), with our globals."""
+    engine = JinjaTemplateEngine.from_environment(RowsEnvironment(loader=FileSystemLoader(directory),
+                                                                  autoescape=True))
+    register(engine)
+    return engine
 
 
 def zone_of(name: str | None) -> ZoneInfo:

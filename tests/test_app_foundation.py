@@ -95,6 +95,29 @@ def test_time_tag_shows_the_viewers_local_time_and_keeps_the_utc_instant():
         assert "macro time_tag" not in template.read_text() and "import time_tag" not in template.read_text(), template
 
 
+def test_templates_read_a_dict_row_as_jinja_does_and_escape_it():
+    """`row.column` on a dict (what hand-written reads return) gives exactly what Jinja's own rule gives: the
+    item, a dict method when the name is one, undefined when missing; the app's environment autoescapes."""
+    from jinja2 import Environment, StrictUndefined
+
+    from server.app import create_app
+    from server.templating import RowsEnvironment
+
+    source = "{{ r.name }}|{{ r.id }}|{{ r.items is callable }}|{{ r.nope is defined }}|{{ r.get('id') }}|{{ o.real }}"
+    row = {"name": "<b>Ann</b>", "id": 7, "items": "column shadowed by the method, as in Jinja"}
+    for strict in (False, True):
+        options = {"autoescape": True, **({"undefined": StrictUndefined} if strict else {})}
+        ours, jinja = RowsEnvironment(**options), Environment(**options)
+        assert ours.from_string(source).render(r=row, o=3) == jinja.from_string(source).render(r=row, o=3)
+    assert RowsEnvironment(autoescape=True).from_string(source).render(r=row, o=3) == \
+        "&lt;b&gt;Ann&lt;/b&gt;|7|True|False|7|3"
+    with pytest.raises(Exception, match="nope"):
+        RowsEnvironment(undefined=StrictUndefined).from_string("{{ r.nope }}").render(r=row)
+    environment = create_app().template_engine.engine
+    assert isinstance(environment, RowsEnvironment) and environment.autoescape is True
+    assert "time_tag" in environment.globals and "csrf_token" in environment.globals
+
+
 @pytest.mark.anyio
 async def test_database_store_round_trip(db):
     store = DatabaseStore()
