@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import fetch, fetch_one, in_list, write_transaction
+from server.db import contains_pattern, fetch, fetch_one, in_list, write_transaction
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
@@ -88,16 +88,9 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
     if not sessions:
         return None
     session = sessions[0]
-    learners = everyone = await section_learners(session_id)
     query = query.strip()
-    if query:
-        needle = query.casefold()
-        learners = [p for p in everyone if needle in p["name"].casefold() or needle in p["email"].casefold()]
-    matching, pages, page_no = len(learners), 1, 1
-    if page is not None:
-        pages = max(1, -(-matching // ROSTER_PAGE))
-        page_no = min(max(1, page), pages)
-        learners = learners[(page_no - 1) * ROSTER_PAGE: page_no * ROSTER_PAGE]
+    learners, total, matching, page_no = await _section_learners_page(session_id, page, query)
+    pages = max(1, -(-matching // ROSTER_PAGE)) if page is not None else 1
     shown = [p["id"] for p in learners]  # completions and marks of this page's learners only
     # the session's prework and who of them did it, in one query
     prework, done = [], set()
@@ -130,8 +123,44 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
         )
         for p in learners
     )
-    return Roster(session=session, rows=rows, total=len(everyone), matching=matching, page=page_no, pages=pages,
+    return Roster(session=session, rows=rows, total=total, matching=matching, page=page_no, pages=pages,
                   query=query)
+
+
+# The learners of a session's section (`s` the session, `m` their membership, `p` the person).
+_SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
+                     " JOIN person p ON p.id = m.person WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL")
+
+
+async def _section_learners_page(session_id: int, page: int | None, query: str) -> tuple[list[dict], int, int, int]:
+    """(learners, total, matching, page): with `page`, that page of the section's learners whose name or email
+    contains `query`, by name (the last page when past it); without, all of them. Sorted, counted and cut in
+    SQL, so a page reads its own rows whatever the section's size: one query (two when the page is empty)."""
+    learner = Membership.Role.learner.value
+    matches, args = "1 = 1", []
+    if query:
+        matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
+        args = [contains_pattern(query)] * 2
+    total = f", (SELECT COUNT(*){_SECTION_LEARNERS}) AS total" if query else ""
+
+    async def read(number: int | None) -> list[dict]:
+        cut = f" LIMIT {ROSTER_PAGE} OFFSET {(number - 1) * ROSTER_PAGE}" if number is not None else ""
+        return await fetch(f"SELECT p.id, p.name, p.email, p.timezone, COUNT(*) OVER () AS matching{total}"
+                           f"{_SECTION_LEARNERS} AND {matches} ORDER BY LOWER(p.name), p.email{cut}",
+                           *((session_id, learner) if query else ()), session_id, learner, *args)
+
+    number = max(1, page) if page is not None else None
+    rows = await read(number)
+    if rows:
+        numbers = rows[0]
+    else:  # nobody matches, or the page is past the last one
+        numbers = await fetch_one(f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching"
+                                  f"{_SECTION_LEARNERS}", *args, session_id, learner)
+    matching = int(numbers["matching"] or 0)
+    if number is not None and number > max(1, -(-matching // ROSTER_PAGE)):
+        number = max(1, -(-matching // ROSTER_PAGE))
+        rows = await read(number) if matching else []
+    return rows, int(numbers.get("total", matching) or 0), matching, number or 1
 
 
 async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from models.json_value import json_value
 from models.tables import Cohort, Membership, Person
-from server.db import fetch, fetch_one, in_list, write_transaction
+from server.db import contains_pattern, fetch, fetch_one, in_list, write_transaction
 from server.services import roster_changes
 from server.services.people import ROLE_RANK, days_from_names
 
@@ -40,15 +40,18 @@ async def create_cohort(values: dict) -> int | None:
     return row.id
 
 
+# Members as the roster lists them: staff first (facilitators, managers), then learners, each by name in any case.
+_MEMBER_ORDER = ("CASE m.role WHEN 'facilitator' THEN 0 WHEN 'manager' THEN 1 WHEN 'learner' THEN 2 ELSE 3 END,"
+                 " LOWER(p.name), m.id")
+_MEMBER_COLUMNS = ("m.id, m.role, p.id AS person_id, p.name, p.email, p.timezone, p.work_start, p.work_end,"
+                   " p.work_days, boss.name AS manager_name, x.key AS section, m.section AS section_id")
+_MEMBER_JOINS = (" FROM membership m LEFT JOIN person p ON p.id = m.person LEFT JOIN person boss ON boss.id = m.manager"
+                 " LEFT JOIN section x ON x.id = m.section WHERE m.cohort = {} AND m.left_at IS NULL")
+
+
 async def roster_of(cohort_id: int) -> list[dict]:
     """Members with their zone, hours and manager, learners last so staff stand out at the top."""
-    rows = await fetch(
-        "SELECT m.id, m.role, p.id AS person_id, p.name, p.email, p.timezone, p.work_start, p.work_end, p.work_days,"
-        " boss.name AS manager_name, x.key AS section, m.section AS section_id FROM membership m"
-        " LEFT JOIN person p ON p.id = m.person LEFT JOIN person boss ON boss.id = m.manager"
-        " LEFT JOIN section x ON x.id = m.section WHERE m.cohort = {} AND m.left_at IS NULL", cohort_id)
-    order = {"facilitator": 0, "manager": 1, "learner": 2}
-    return sorted(rows, key=lambda r: (order.get(r["role"], 3), r["name"].lower()))
+    return await fetch(f"SELECT {_MEMBER_COLUMNS}{_MEMBER_JOINS} ORDER BY {_MEMBER_ORDER}", cohort_id)
 
 
 MEMBERS_PAGE = 50  # members per page of a cohort's roster (staff come first)
@@ -71,20 +74,43 @@ class MembersPage:
 
 
 async def members_page(cohort_id: int, page: int = 1, query: str = "") -> MembersPage:
-    """A page of the cohort's current members (roster_of's order) whose name or email contains `query`;
-    the last page when `page` is past it."""
-    everyone = await roster_of(cohort_id)
+    """A page of the cohort's current members (roster_of's order) whose name or email contains `query` (any
+    case); the last page when `page` is past it. Sorted, counted and cut in SQL, so a page reads its own rows
+    whatever the cohort's size: one query (two when the page is empty)."""
     query = query.strip()[:100]
-    needle = query.casefold()
-    rows = [m for m in everyone if needle in m["name"].casefold() or needle in m["email"].casefold()] \
-        if query else everyone
-    pages = max(1, -(-len(rows) // MEMBERS_PAGE))
-    page = min(max(1, page), pages)
+    matches, match_args = "1 = 1", []
+    if query:
+        matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
+        match_args = [contains_pattern(query)] * 2
+    roles = (Membership.Role.learner.value, Membership.Role.facilitator.value)
+    counts = ("SELECT COUNT(*) FROM membership c WHERE c.cohort = {} AND c.left_at IS NULL",
+              "SELECT COUNT(*) FROM membership c WHERE c.cohort = {} AND c.left_at IS NULL AND c.role = {}")
+
+    async def one_page(number: int) -> list[dict]:
+        return await fetch(
+            f"SELECT {_MEMBER_COLUMNS}, COUNT(*) OVER () AS matching, ({counts[0]}) AS total,"
+            f" ({counts[1]}) AS learners, ({counts[1]}) AS facilitators{_MEMBER_JOINS} AND {matches}"
+            f" ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE} OFFSET {(number - 1) * MEMBERS_PAGE}",
+            cohort_id, cohort_id, roles[0], cohort_id, roles[1], cohort_id, *match_args)
+
+    page = max(1, page)
+    rows = await one_page(page)
+    if rows:
+        numbers = rows[0]
+    else:  # nobody matches, or the page is past the last one
+        numbers = await fetch_one(
+            f"SELECT COUNT(*) AS total, SUM(CASE WHEN m.role = {{}} THEN 1 ELSE 0 END) AS learners,"
+            f" SUM(CASE WHEN m.role = {{}} THEN 1 ELSE 0 END) AS facilitators,"
+            f" SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{_MEMBER_JOINS}",
+            *roles, *match_args, cohort_id)
+    matching = int(numbers["matching"] or 0)
+    pages = max(1, -(-matching // MEMBERS_PAGE))
+    if page > pages:
+        page = pages
+        rows = await one_page(page) if matching else []
     return MembersPage(
-        rows=rows[(page - 1) * MEMBERS_PAGE: page * MEMBERS_PAGE],
-        learners=sum(1 for m in everyone if m["role"] == Membership.Role.learner.value),
-        facilitators=sum(1 for m in everyone if m["role"] == Membership.Role.facilitator.value),
-        total=len(everyone), matching=len(rows), page=page, pages=pages, query=query)
+        rows=rows, learners=int(numbers["learners"] or 0), facilitators=int(numbers["facilitators"] or 0),
+        total=int(numbers["total"] or 0), matching=matching, page=page, pages=pages, query=query)
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:

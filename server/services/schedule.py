@@ -87,13 +87,12 @@ async def facilitated_cohorts(person_id: int) -> list[int]:
 
 async def section_learners(session_id: int) -> list[dict]:
     """id, name, email, timezone of every learner member of the session's section, by name."""
-    rows = await fetch(
+    return await fetch(
         "SELECT p.id, p.name, p.email, p.timezone FROM live_session s"
         " JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
         " JOIN person p ON p.id = m.person"
-        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL",
+        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL ORDER BY LOWER(p.name), p.email",
         session_id, Membership.Role.learner.value)
-    return sorted(rows, key=lambda r: (r["name"].casefold(), r["email"]))
 
 
 # The sessions a page lists: `condition` is SQL on `s` (the live_session row), `{}` for each argument.
