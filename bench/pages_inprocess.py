@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -89,7 +90,8 @@ def _pages(folder: Path) -> list[tuple[str, str, str]]:
     return pages
 
 
-async def measure(folder: Path, only: str | None, repeat: int, profile: str | None, top: int) -> None:
+async def measure(folder: Path, only: str | None, repeat: int, profile: str | None, top: int,
+                  dump: Path | None = None) -> None:
     os.environ["CADENCE_DATABASE_URL"] = _database(folder)
     os.environ.setdefault("CADENCE_SECRET_KEY", "bench-" + "k" * 40)
     from models.tables import Person
@@ -115,6 +117,11 @@ async def measure(folder: Path, only: str | None, repeat: int, profile: str | No
                 cookies[email] = await _sign_in(app, email)
             status, body = await _call(app, path, cookies[email])
             assert status == 200, (label, path, status)
+            if dump is not None:  # the page with its CSRF token blanked, to compare two versions of the code
+                dump.mkdir(parents=True, exist_ok=True)
+                token = cookies[email].partition("csrftoken=")[2].partition(";")[0]
+                text = body.decode().replace(token, "TOKEN") if token else body.decode()
+                (dump / (re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") + ".html")).write_text(text)
             queries["n"] = 0
             await _call(app, path, cookies[email])
             count = queries["n"]
@@ -148,11 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--profile", help="cProfile the page whose label contains this")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", type=Path, help="write each page (CSRF token blanked) into this folder")
     args = parser.parse_args(argv)
     if args.seed:
         seed(args.folder)
         return 0
-    asyncio.run(measure(args.folder, args.only, args.repeat, args.profile, args.top))
+    asyncio.run(measure(args.folder, args.only, args.repeat, args.profile, args.top, args.dump))
     return 0
 
 
