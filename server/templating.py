@@ -210,6 +210,20 @@ def radio_choices(id_prefix: str, name: str, choices: tuple[str, ...], checked: 
         for choice in choices))
 
 
+def field_error(errors, name: str) -> Markup:
+    """A form field's error message under the field (`id` NAME-error, which `invalid` points at), or nothing."""
+    if errors and errors.get(name):
+        return Markup('<p class="field-error" id="{}-error" role="alert">{}</p>').format(name, errors[name])
+    return Markup("")
+
+
+def invalid(errors, name: str) -> Markup:
+    """The attributes that mark a field invalid and point at its error, or nothing (inside the field's tag)."""
+    if errors and errors.get(name):
+        return Markup(' aria-invalid="true" aria-describedby="{}-error"').format(name)
+    return Markup("")
+
+
 def viewer(request) -> object | None:
     """The signed-in Person (or None) — also on error pages rendered before the user was loaded."""
     return request.scope.get("user") if request is not None else None
@@ -240,6 +254,8 @@ def register_environment(env) -> None:
         time_tag=time_tag,
         clock_tag=clock_tag,
         radio_choices=radio_choices,
+        field_error=field_error,
+        invalid=invalid,
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
         zone_choices=zone_choices,

@@ -118,6 +118,19 @@ def test_templates_read_a_dict_row_as_jinja_does_and_escape_it():
     assert "time_tag" in environment.globals and "csrf_token" in environment.globals
 
 
+def test_field_errors_and_invalid_marks_are_escaped_and_empty_without_an_error():
+    from jinja2 import Undefined
+
+    from server.templating import field_error, invalid
+
+    errors = {"email": "<b>bad</b> & wrong"}
+    assert str(field_error(errors, "email")) == \
+        '<p class="field-error" id="email-error" role="alert">&lt;b&gt;bad&lt;/b&gt; &amp; wrong</p>'
+    assert str(invalid(errors, "email")) == ' aria-invalid="true" aria-describedby="email-error"'
+    for nothing in ({}, None, Undefined(), {"email": ""}):
+        assert field_error(nothing, "email") == "" and invalid(nothing, "email") == ""
+
+
 @pytest.mark.anyio
 async def test_database_store_round_trip(db):
     store = DatabaseStore()
