@@ -96,18 +96,21 @@ def utc_iso(instant: datetime) -> str:
     return _aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_text(instant: datetime, zone: str | None) -> str:
     """Wed 3 Mar, 09:00 EST — the instant in the viewer's zone, with the zone's abbreviation."""
     local = _aware(instant).astimezone(zone_of(zone))
     return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname()}"
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_clock(instant: datetime, zone: str | None) -> str:
     """09:00 EST."""
     local = _aware(instant).astimezone(zone_of(zone))
     return f"{local:%H:%M} {local.tzname()}"
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_day(instant: datetime, zone: str | None) -> str:
     """Wed 3 Mar 2027, in the viewer's zone."""
     local = _aware(instant).astimezone(zone_of(zone))
