@@ -114,19 +114,19 @@ async def members_page(cohort_id: int, page: int = 1, query: str = "") -> Member
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:
-    """The cohort's sessions by start, each with the titles of its `units` in teaching order (its label)."""
-    rows = await fetch(
-        "SELECT s.*, p.name AS facilitator_name, p.timezone AS facilitator_zone FROM live_session s"
-        " LEFT JOIN person p ON p.id = s.facilitator WHERE s.cohort = {} ORDER BY s.starts_at, s.id", cohort_id)
-    titles: dict[int, list[str]] = {row["id"]: [] for row in rows}
-    if rows:
-        for unit in await fetch(
-                f"SELECT su.session, u.title FROM session_unit su JOIN unit u ON u.id = su.unit"
-                f" WHERE su.session IN ({in_list(list(titles))}) ORDER BY su.position, su.id", *titles):
-            titles[unit["session"]].append(unit["title"])
-    for row in rows:
-        row["units"] = titles[row["id"]]
-    return rows
+    """The cohort's sessions by start, each with the titles of its `units` in teaching order (its label): one
+    query, a row per unit (the titles were a second query)."""
+    sessions: dict[int, dict] = {}
+    for row in await fetch(
+            "SELECT s.*, p.name AS facilitator_name, p.timezone AS facilitator_zone, u.title AS unit_title"
+            " FROM live_session s LEFT JOIN person p ON p.id = s.facilitator"
+            " LEFT JOIN session_unit su ON su.session = s.id LEFT JOIN unit u ON u.id = su.unit"
+            " WHERE s.cohort = {} ORDER BY s.starts_at, s.id, su.position, su.id", cohort_id):
+        title = row.pop("unit_title")
+        first = sessions.setdefault(row["id"], {**row, "units": []})
+        if title is not None:
+            first["units"].append(title)
+    return list(sessions.values())
 
 
 async def facilitators(cohort_id: int) -> list[dict]:
