@@ -89,25 +89,28 @@ async def members_page(cohort_id: int, page: int = 1, query: str = "") -> Member
               f" FROM membership m{' LEFT JOIN person p ON p.id = m.person' if query else ''}"
               " WHERE m.cohort = {} AND m.left_at IS NULL")
     count_args = (Membership.Role.learner.value, Membership.Role.facilitator.value, *match_args, cohort_id)
-    joins = _MEMBER_JOINS.replace(" FROM membership m", " FROM numbers n, membership m", 1)
+    # each count a scalar subquery of the WITH: computed once (joined to the rows, PostgreSQL without statistics
+    # on a new table could run the aggregate again for every row)
+    count_columns = ", ".join(f"(SELECT {name} FROM numbers) AS {name}" for name in ("total", "learners", "facilitators",
+                                                                             "matching"))
 
     async def one_page(number: int) -> list[dict]:
         return await fetch(
-            f"WITH numbers AS ({counts}) SELECT {_MEMBER_COLUMNS}, n.total, n.learners, n.facilitators, n.matching"
-            f"{joins} AND {matches} ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE}"
-            f" OFFSET {(number - 1) * MEMBERS_PAGE}", *count_args, cohort_id, *match_args)
+            f"WITH numbers AS ({counts}) SELECT {_MEMBER_COLUMNS}, {count_columns}{_MEMBER_JOINS} AND {matches}"
+            f" ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE} OFFSET {(number - 1) * MEMBERS_PAGE}",
+            *count_args, cohort_id, *match_args)
 
     page = max(1, page)
     rows = await one_page(page)
-    numbers = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
-    matching = int(numbers["matching"] or 0)
+    counted = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
+    matching = int(counted["matching"] or 0)
     pages = max(1, -(-matching // MEMBERS_PAGE))
     if page > pages:
         page = pages
         rows = await one_page(page) if matching else []
     return MembersPage(
-        rows=rows, learners=int(numbers["learners"] or 0), facilitators=int(numbers["facilitators"] or 0),
-        total=int(numbers["total"] or 0), matching=matching, page=page, pages=pages, query=query)
+        rows=rows, learners=int(counted["learners"] or 0), facilitators=int(counted["facilitators"] or 0),
+        total=int(counted["total"] or 0), matching=matching, page=page, pages=pages, query=query)
 
 
 async def published_sessions(cohort_id: int) -> list[dict]:
