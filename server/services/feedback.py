@@ -97,17 +97,6 @@ async def give_feedback(person_id: int, session_id: int, rating: int, comment: s
     return MyFeedback(session_id=session_id, rating=rating, comment=comment)
 
 
-async def my_feedback(person_id: int, session_ids: list[int]) -> dict[int, MyFeedback]:
-    """The learner's own feedback on each of the sessions they gave it for."""
-    if not session_ids:
-        return {}
-    ids = sorted(set(session_ids))
-    rows = await fetch(f"SELECT session, rating, comment FROM session_feedback WHERE person = {{}}"
-                       f" AND session IN ({in_list(ids)})", person_id, *ids)
-    return {r["session"]: MyFeedback(session_id=r["session"], rating=r["rating"], comment=r["comment"] or "")
-            for r in rows}
-
-
 def can_rate(starts_at: datetime, cancelled: bool, *, now: datetime) -> bool:
     """Whether a session of the learner's is open for feedback (the page offers the form then)."""
     return not cancelled and starts_at <= now
