@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.tables import Attendance, LiveSession, SessionFeedback, SessionUnit
-from server.db import fetch, in_list, write_transaction
+from server.db import fetch, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.schedule import section_learners
