@@ -6,6 +6,7 @@ Routes are listed in `server/controllers/__init__.py` (ROUTES).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import AsyncGenerator
@@ -182,6 +183,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
     return app
 
 
+def create_served_app() -> Litestar:
+    """What each `cadence serve` worker runs: the app, and once it has started, every object made so far moved
+    out of the garbage collector's way (`gc.freeze`). A worker holds over 100,000 objects once started (modules,
+    routes, the zone data); each full collection walked them all, 20-60 ms with the requests waiting, about once
+    per 200 requests: the p99 of every page. Frozen objects are never collected, which suits what lives as long as
+    the process; tests build an app per test with `create_app`, so nothing is frozen there."""
+    app = create_app()
+    app.on_startup.append(_freeze_start_up_objects)
+    return app
+
+
+def _freeze_start_up_objects() -> None:
+    gc.collect()  # start-up's garbage goes first, so none of it is kept for good
+    gc.freeze()
+
+
 def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
     """Run uvicorn on the app factory; several workers share sessions and planner state through the DB."""
     import uvicorn
@@ -196,6 +213,6 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     from server.access_log import uvicorn_log_config
     from server.http_protocol import NoDelayHTTPProtocol
 
-    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("server.app:create_served_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True, log_config=uvicorn_log_config(), http=NoDelayHTTPProtocol)
     return 0
