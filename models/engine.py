@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -87,7 +88,13 @@ class ReadConnectionSQLiteEngine(SQLiteEngine):
         return await super()._run_in_new_connection(query, args, query_type, table)
 
 
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
 def _is_read(query: str) -> bool:
-    """A single SELECT statement (Piccolo's select, objects, count, exists and our raw reads)."""
+    """A single SELECT statement (Piccolo's select, objects, count, exists and our raw reads), or one that
+    starts WITH and names no write (a page's counts beside its rows: it went to a new connection per query)."""
     head = query.lstrip()[:7].upper()
-    return head.startswith("SELECT") and ";" not in query.rstrip().rstrip(";")
+    if ";" in query.rstrip().rstrip(";"):
+        return False
+    return head.startswith("SELECT") or (head.startswith("WITH") and _WRITES.search(query) is None)

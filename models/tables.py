@@ -411,6 +411,9 @@ class WebSession(Table):
     key = Varchar(length=128, unique=True, index=True)
     data = Text()
     expires_at = Timestamptz(index=True)
+    # the signed-in person named in `data`, so a request reads its session and person in one query (migration
+    # 0012; null for sessions without one, or written before it). Not a foreign key: it only mirrors `data`.
+    person = Integer(null=True, default=None)
 
 
 class RosterChange(Table):

@@ -7,6 +7,7 @@ byte-for-byte deterministic for the same input and options (no wall times, sorte
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -104,11 +105,15 @@ class Plan:
         raise KeyError(name)
 
 
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how plan_to_dict writes an instant, and the only form parse_utc reads
+_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
 def utc_text(instant: datetime) -> str:
     """`2027-03-03T14:00:00Z`; refuses naive datetimes."""
     if instant.tzinfo is None:
         raise ValueError(f"naive datetime {instant!r}")
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime(UTC_FORMAT)
 
 
 def plan_to_dict(plan: Plan) -> dict:
@@ -156,7 +161,14 @@ def plan_to_json(plan: Plan) -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """'2027-03-03T14:00:00Z' -> the aware UTC instant; anything else is a ValueError, as from strptime.
+
+    `fromisoformat` after a shape check: strptime took about 8 us an instant (every session's start and end, every
+    module's release and due date of a stored plan), this under 1 us; fromisoformat alone would also take dates,
+    offsets and fractions."""
+    if not isinstance(text, str) or _UTC_TEXT.fullmatch(text) is None:
+        raise ValueError(f"time data {text!r} does not match format {UTC_FORMAT!r}")
+    return datetime.fromisoformat(text)
 
 
 def plan_from_dict(data: dict) -> Plan:

@@ -27,9 +27,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from models.tables import Person
 from server.db import fetch_one
-from server.session_store import renew_session_id
+from server.session_store import SESSION_PERSON, SESSION_PERSON_KEY, renew_session_id
 
-SESSION_KEY = "person_id"
+SESSION_KEY = SESSION_PERSON_KEY
 ROLES = tuple(role.value for role in Person.Role)
 Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
 
@@ -38,18 +38,23 @@ class LoadUserMiddleware(ASGIMiddleware):
     """Runs after the session middleware: session["person_id"] -> the active Person row, else None."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        scope["user"] = await _person_from_session(scope.get("session"))
+        scope["user"] = await _person_from_session(scope.get("session"), scope.get("state", {}).get(SESSION_PERSON))
         await next_app(scope, receive, send)
 
 
-async def _person_from_session(session: Any) -> Person | None:
+async def _person_from_session(session: Any, loaded: tuple[int | None, dict | None] | None = None) -> Person | None:
+    """The active person the session names. `loaded`: (the person id the session's row names, their row if
+    active) from the session's own query (server/session_store.py), used when it names the same person; a
+    session row without one (written before migration 0012) costs a second read."""
     if not isinstance(session, dict):
         return None
     person_id = session.get(SESSION_KEY)
     if not isinstance(person_id, int):
         return None
-    # one hand-written read on every signed-in request (a Piccolo `objects()` query cost more than the page's SQL)
-    row = await fetch_one(_ACTIVE_PERSON, person_id, True)
+    if loaded is not None and loaded[0] == person_id:
+        row = loaded[1]
+    else:  # one hand-written read (a Piccolo `objects()` query cost more than the page's SQL)
+        row = await fetch_one(_ACTIVE_PERSON, person_id, True)
     return Person(_exists_in_db=True, **row) if row is not None else None
 
 

@@ -101,6 +101,12 @@ async def fetch_one(sql: str, *args: Any) -> dict | None:
     return rows[0] if rows else None
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern for "contains `text`" in any case (compare it with LOWER(column) ... ESCAPE '\\'), its
+    wildcards taken literally. LOWER, not LIKE's own case rule: PostgreSQL's LIKE is case-sensitive."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def in_list(values: Sequence[Any]) -> str:
     """The `{}` marks of an IN list (`NULL` when empty, which matches nothing)."""
     return ", ".join("{}" for _ in values) if values else "NULL"

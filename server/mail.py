@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from server.services.invitations import invitation_calendar
 from server.services.notifications.delivery import Rendered
 from server.settings import Settings
-from server.templating import local_text, register_environment
+from server.templating import RowsEnvironment, local_text, register_environment
 
 # Long headers stay on one line instead of being RFC 2047-encoded: a List-Unsubscribe URL must stay readable
 # to mail providers (998 is SMTP's line limit).
@@ -37,7 +37,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "emai
 
 @functools.cache
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+    env = RowsEnvironment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
                       undefined=StrictUndefined, keep_trailing_newline=True)
     register_environment(env)

@@ -7,6 +7,7 @@ server-side backend keeps whatever id the client's cookie carries, so sign-in as
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ NO_EXPIRY = timedelta(days=365)  # rows need an expiry; "never" means a year her
 PURGE_EVERY = 50  # writes between two sweeps of expired rows (per process)
 _NEW_ID = "cadence.new_session_id"
 _LOADED = "cadence.session_as_loaded"
+SESSION_PERSON = "cadence.session_person"  # scope state: (the person id the session row names, their active row)
+SESSION_PERSON_KEY = "person_id"  # where server/auth.py keeps the signed-in person in a session
 
 
 def _delta(value: int | timedelta | None) -> timedelta:
@@ -52,8 +55,10 @@ class DatabaseStore(Store):
         data = base64.b64encode(raw).decode("ascii")
         expires_at = self.clock() + _delta(expires_in)
         # One statement, so two workers writing the same session never race between a read and a write.
-        await WebSession.insert(WebSession(key=self._key(key), data=data, expires_at=expires_at)).on_conflict(
-            target=WebSession.key, action="DO UPDATE", values=[WebSession.data, WebSession.expires_at]
+        await WebSession.insert(WebSession(key=self._key(key), data=data, expires_at=expires_at,
+                                           person=person_named_in(raw))).on_conflict(
+            target=WebSession.key, action="DO UPDATE",
+            values=[WebSession.data, WebSession.expires_at, WebSession.person]
         )
         self._writes += 1
         if self._writes % PURGE_EVERY == 1:
@@ -71,6 +76,18 @@ class DatabaseStore(Store):
                 WebSession.key == self._key(key)
             )
         return base64.b64decode(row["data"])
+
+    async def get_with_person(self, key: str) -> tuple[bytes | None, int | None, dict | None]:
+        """(data, the person the row names, that person's row if active) in one query: a signed-in request's
+        session and person together. Expiry as in `get`; no renewal (ask `get` for that)."""
+        row = await fetch_one(_SESSION_AND_PERSON, True, self._key(key))
+        if row is None:
+            return None, None, None
+        data, expires_at, person = row.pop("session_data"), row.pop("session_expires_at"), row.pop("session_person")
+        if expires_at <= self.clock():
+            await self.delete(key)
+            return None, None, None
+        return base64.b64decode(data), person, row if row["id"] is not None else None
 
     async def delete(self, key: str) -> None:
         await WebSession.delete().where(WebSession.key == self._key(key))
@@ -97,14 +114,39 @@ class DatabaseStore(Store):
         await WebSession.delete().where(WebSession.expires_at <= self.clock())
 
 
+# the session's columns are renamed so no column of person can shadow them
+_SESSION_AND_PERSON = (
+    "SELECT w.data AS session_data, w.expires_at AS session_expires_at, w.person AS session_person, p.*"
+    " FROM web_session w LEFT JOIN person p ON p.id = w.person AND p.active = {} WHERE w.key = {}")
+
+
+def person_named_in(raw: bytes) -> int | None:
+    """The person id a session's data holds (server/auth.py keeps it under "person_id"), or None."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    person = data.get(SESSION_PERSON_KEY) if isinstance(data, dict) else None
+    return person if isinstance(person, int) and not isinstance(person, bool) else None
+
+
 class RotatingSessionBackend(ServerSideSessionBackend):
     """Uses the id that `renew_session_id` chose for this request instead of the one in the cookie, and
     writes a session only when it changed (Litestar writes it on every response: a database write per page).
     Sessions therefore last `max_age` from sign-in, however busy the person is."""
 
     async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
-        data = await super().load_from_connection(connection)
-        connection.scope.setdefault("state", {})[_LOADED] = dict(data)
+        state = connection.scope.setdefault("state", {})
+        store = self.config.get_store_from_app(connection.scope["app"])
+        session_id = connection.cookies.get(self.config.key)
+        if session_id and isinstance(store, DatabaseStore) and not self.config.renew_on_access:
+            # the session and its person in one query; LoadUserMiddleware takes the person from here
+            raw, person_id, person = await store.get_with_person(session_id)
+            state[SESSION_PERSON] = (person_id, person)
+            data = self.deserialize_data(raw) if raw is not None else {}
+        else:
+            data = await super().load_from_connection(connection)
+        state[_LOADED] = dict(data)
         return data
 
     def get_session_id(self, connection: ASGIConnection) -> str:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from jinja2 import Environment, FileSystemLoader
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
@@ -18,7 +19,7 @@ from planner.loading import zone_names
 from server.services.clock import utc_text
 from server.services.labels import session_label
 
-__all__ = ["local_text", "register", "utc_iso", "utc_text"]
+__all__ = ["RowsEnvironment", "local_text", "register", "template_engine", "utc_iso", "utc_text"]
 
 COMMON_ZONES = (
     "UTC",
@@ -41,6 +42,41 @@ COMMON_ZONES = (
 )
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr(a_dict, name)` finds: a plain dict has no other attributes
+
+
+class RowsEnvironment(Environment):
+    """A Jinja environment that reads `row.column` from a plain dict without raising an exception first.
+
+    Jinja's `x.name` tries `getattr(x, "name")` and only then `x["name"]`. The rows every page renders are
+    dicts (`server.db.fetch`), so each `{{ row.name }}` raised and caught an AttributeError: 0.7 us instead of
+    0.1 us, twenty times per table row. A plain dict's attributes are exactly `dir(dict)`, so asking for the
+    item first for every other name gives the same answer as Jinja's rule, only sooner."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        try:  # Jinja's own rule, written out: a call to super() on every other lookup cost a frame more
+            return getattr(obj, attribute)
+        except AttributeError:
+            pass
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
+
+
+def template_engine(directory) -> JinjaTemplateEngine:
+    """Litestar's Jinja engine on a RowsEnvironment (autoescaped, as Litestar's own), with our globals."""
+    engine = JinjaTemplateEngine.from_environment(RowsEnvironment(loader=FileSystemLoader(directory),
+                                                                  autoescape=True))
+    register(engine)
+    return engine
+
+
 def zone_of(name: str | None) -> ZoneInfo:
     """The viewer's zone; an unknown or empty name falls back to UTC rather than breaking a page."""
     try:
@@ -60,18 +96,21 @@ def utc_iso(instant: datetime) -> str:
     return _aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_text(instant: datetime, zone: str | None) -> str:
     """Wed 3 Mar, 09:00 EST — the instant in the viewer's zone, with the zone's abbreviation."""
     local = _aware(instant).astimezone(zone_of(zone))
     return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname()}"
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_clock(instant: datetime, zone: str | None) -> str:
     """09:00 EST."""
     local = _aware(instant).astimezone(zone_of(zone))
     return f"{local:%H:%M} {local.tzname()}"
 
 
+@lru_cache(maxsize=16384)  # pure: the same instants and zones come back on every page
 def local_day(instant: datetime, zone: str | None) -> str:
     """Wed 3 Mar 2027, in the viewer's zone."""
     local = _aware(instant).astimezone(zone_of(zone))
@@ -174,6 +213,20 @@ def radio_choices(id_prefix: str, name: str, choices: tuple[str, ...], checked: 
         for choice in choices))
 
 
+def field_error(errors, name: str) -> Markup:
+    """A form field's error message under the field (`id` NAME-error, which `invalid` points at), or nothing."""
+    if errors and errors.get(name):
+        return Markup('<p class="field-error" id="{}-error" role="alert">{}</p>').format(name, errors[name])
+    return Markup("")
+
+
+def invalid(errors, name: str) -> Markup:
+    """The attributes that mark a field invalid and point at its error, or nothing (inside the field's tag)."""
+    if errors and errors.get(name):
+        return Markup(' aria-invalid="true" aria-describedby="{}-error"').format(name)
+    return Markup("")
+
+
 def viewer(request) -> object | None:
     """The signed-in Person (or None) — also on error pages rendered before the user was loaded."""
     return request.scope.get("user") if request is not None else None
@@ -204,6 +257,8 @@ def register_environment(env) -> None:
         time_tag=time_tag,
         clock_tag=clock_tag,
         radio_choices=radio_choices,
+        field_error=field_error,
+        invalid=invalid,
         common_zones=COMMON_ZONES,
         all_zones=all_zones,
         zone_choices=zone_choices,

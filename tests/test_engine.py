@@ -82,6 +82,12 @@ def test_the_sqlite_read_connection_cannot_write(tmp_path):
     assert not _is_read("INSERT INTO thing VALUES (1, 'x')")
     assert not _is_read("SELECT 1; DELETE FROM thing")
     assert not _is_read("WITH gone AS (DELETE FROM thing RETURNING id) SELECT * FROM gone")
+    assert _is_read("WITH n AS (SELECT COUNT(*) AS total FROM thing) SELECT name, (SELECT total FROM n) FROM thing")
+    assert _is_read("with n as (select 1 as updated_at) select updated_at from n")  # a column, not a write
+    for write in ("WITH n AS (SELECT 1) INSERT INTO thing (name) SELECT 'x' FROM n",
+                  "WITH n AS (SELECT id FROM thing) UPDATE thing SET name = 'y' WHERE id IN (SELECT id FROM n)",
+                  "WITH n AS (SELECT 1) REPLACE INTO thing (name) VALUES ('z')"):
+        assert not _is_read(write), write
     engine = _reader_engine(tmp_path)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         engine.read("INSERT INTO thing (name) VALUES ('x')", [])

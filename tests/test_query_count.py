@@ -1,9 +1,12 @@
-"""Pages run a constant number of queries as a cohort grows: every signed-in page is counted for a cohort of
-10 and of 200 learners (each with completions and attendance), and the counts must be the same."""
+"""Pages run a constant number of queries as the data grows: every signed-in page is counted for a cohort of
+10 and of 200 learners (each with completions and attendance), and beside it 1 and then 5 more programs, each
+with a published cohort (its section, sessions, prework) that Lea learns in, Fay facilitates and Mia manages
+reports in; the counts must be the same, so no page runs a query per learner, cohort, program or report."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 from readiness_helpers import NOW, build_world
@@ -11,8 +14,11 @@ from web_helpers import PASSWORD, run, sign_in, web_client
 
 from models.tables import (
     Answer,
+    AsyncModule,
     Attendance,
     AttendanceEvent,
+    Cohort,
+    LiveSession,
     Membership,
     ModuleCompletion,
     Person,
@@ -21,6 +27,8 @@ from models.tables import (
     Section,
     SessionFeedback,
     SessionMaterial,
+    SessionPrework,
+    SessionUnit,
     Unit,
 )
 from server.passwords import hash_password
@@ -82,21 +90,51 @@ async def _world(learners: int) -> dict[str, int]:
                                                    actor=world.lea, at=NOW) for i in range(learners // 10)])
     await SessionMaterial.insert(*[SessionMaterial(session=world.past, kind="notes", title=f"M{i}", text="t")
                                    for i in range(max(1, learners // 20))])
+    for n in range(1 + learners // 50):
+        await _another_program(world, n, ids[: learners // 10])
     values = dict(vars(world))
     values["lea_in_alpha"] = (await Membership.select(Membership.id).where(
         (Membership.person == world.lea) & (Membership.cohort == world.alpha)).first())["id"]
     # a run and a comparison (one variant) that hold Alpha's published plan, for the plan views
     plan = await published_plan([world.alpha])
-    values["run"] = await create_run((await Program.select(Program.id).first())["id"], ["Alpha"], world.designer, 5,
-                                     now=NOW)
+    values["program"] = (await Program.select(Program.id).where(Program.slug == "p").first())["id"]
+    values["run"] = await create_run(values["program"], ["Alpha"], world.designer, 5, now=NOW)
     await finish_run(values["run"], plan, None, now=NOW)
     values["comparison"], (variant_run,) = await create_comparison(
-        (await Program.select(Program.id).first())["id"], ["Alpha"], [Variant(sections=2)], world.designer, 5,
-        now=NOW)
+        values["program"], ["Alpha"], [Variant(sections=2)], world.designer, 5, now=NOW)
     await finish_run(variant_run, plan, None, now=NOW)
-    values["program"] = (await Program.select(Program.id).first())["id"]
-    values["unit"] = (await Unit.select(Unit.id).first())["id"]
+    values["unit"] = (await Unit.select(Unit.id).where(Unit.program == values["program"]).first())["id"]
     return values
+
+
+async def _another_program(world, n: int, crowd: list[int]) -> None:
+    """A program of its own with a published cohort: a section, a past and a coming session (Fay runs them),
+    prework, a module done by some; Lea and `crowd` learn in it, reporting to Mia; Fay facilitates it."""
+    program = (await Program.insert(Program(slug=f"extra-{n}", name=f"Extra program {n}")))[0]["id"]
+    units = [row["id"] for row in await Unit.insert(
+        Unit(program=program, slug=f"read-{n}", title=f"Reading {n}", minutes=10, mode="async"),
+        Unit(program=program, slug=f"talk-{n}", title=f"Talk {n}", minutes=60, mode="live"))]
+    cohort = (await Cohort.insert(Cohort(program=program, name=f"Extra {n}", start_date=date(2027, 3, 1), weeks=4,
+                                         status="published")))[0]["id"]
+    section = (await Section.insert(Section(cohort=cohort, key=f"extra-{n}/a")))[0]["id"]
+    await Membership.insert(
+        Membership(cohort=cohort, person=world.fay, role="facilitator"),
+        Membership(cohort=cohort, person=world.mia, role="manager"),
+        *[Membership(cohort=cohort, person=pid, role="learner", section=section, manager=world.mia)
+          for pid in [world.lea, *crowd]])
+    module = (await AsyncModule.insert(AsyncModule(
+        cohort=cohort, unit=units[0], key=f"extra-{n}-read", uid=f"extra-{n}-read@test", title=f"Reading {n}",
+        minutes=10, release_at=NOW - timedelta(days=7), due_at=NOW + timedelta(days=1))))[0]["id"]
+    sessions = [row["id"] for row in await LiveSession.insert(*[LiveSession(
+        cohort=cohort, section=section, key=f"extra-{n}-{i}", uid=f"extra-{n}-{i}@test", starts_at=NOW + start,
+        ends_at=NOW + start + timedelta(hours=1), facilitator=world.fay, join_url=f"https://meet.example.com/x{n}{i}")
+        for i, start in enumerate((timedelta(days=-1, hours=n), timedelta(days=2, hours=n)))])]
+    await SessionUnit.insert(*[SessionUnit(session=sid, unit=units[1], minutes=60, position=0) for sid in sessions])
+    await SessionPrework.insert(SessionPrework(session=sessions[1], module=module))
+    await ModuleCompletion.insert(*[ModuleCompletion(module=module, person=pid, completed_at=NOW)
+                                    for pid in [world.lea, *crowd[::2]]])
+    await Attendance.insert(*[Attendance(session=sessions[0], person=pid, status="present", marked_by=world.fay,
+                                         marked_at=NOW) for pid in [world.lea, *crowd[::3]]])
 
 
 @contextmanager

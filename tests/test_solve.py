@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from planner_helpers import cohort, facilitator, member, problem, program, unit, valid_problems
 
 from planner.coverage import describe_local
-from planner.plan import PlanningError, Status, plan_to_json
+from planner.plan import (
+    PlanningError,
+    Status,
+    parse_utc,
+    plan_from_dict,
+    plan_to_dict,
+    plan_to_json,
+    utc_text,
+)
 from planner.problem import FixedSession
 from planner.solve import solve
 from planner.validate import recompute_coverage, validate_plan
@@ -59,6 +67,17 @@ def test_same_input_gives_the_same_json_byte_for_byte():
     one, two = solve(p, time_limit=LIMIT), solve(p, time_limit=LIMIT)
     assert plan_to_json(one) == plan_to_json(two)
     assert validate_plan(p, one) == []
+
+
+def test_a_stored_plan_reads_back_equal_and_its_instants_only_as_written():
+    plan = solve(dst_problem(), time_limit=LIMIT)
+    assert plan_from_dict(plan_to_dict(plan)).cohorts == plan.cohorts  # every instant read back equal
+    instant = parse_utc("2027-03-14T13:00:00Z")
+    assert instant.tzinfo is UTC and utc_text(instant) == "2027-03-14T13:00:00Z"
+    for bad in ("2027-03-14T13:00:00", "2027-03-14", "2027-03-14T13:00:00+00:00", "2027-03-14T13:00:00.5Z",
+                "2027-3-14T13:00:00Z", " 2027-03-14T13:00:00Z", "2027-03-14T13:00:00z", "2027-02-30T13:00:00Z", ""):
+        with pytest.raises(ValueError):
+            parse_utc(bad)
 
 
 def test_ids_are_stable_and_readable():

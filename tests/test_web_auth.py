@@ -39,6 +39,31 @@ def test_sign_in_then_out(db):
     assert run(WebSession.count()) == 0
 
 
+def test_a_signed_in_page_reads_its_session_and_person_in_one_query_and_older_sessions_still_work(db):
+    """The session row names its person (migration 0012), so the session and the person are one query; a row
+    written before that names nobody and signs in through a second read; a person deactivated since is out."""
+    from test_query_count import counting
+
+    from models.tables import Person
+
+    dee = make_person("dee@example.org", "designer", name="Dee Signer")
+    with web_client() as client:
+        sign_in(client, dee.email)
+        assert [r["person"] for r in run(WebSession.select(WebSession.person))] == [dee.id]
+        with counting(Person._meta.db) as queries:
+            assert client.get("/").status_code == 200
+        assert queries["n"] == 1
+        run(WebSession.update({WebSession.person: None}, force=True))  # as if written before the migration
+        with counting(Person._meta.db) as queries:
+            assert client.get("/").status_code == 200
+        assert queries["n"] == 2
+        assert "Dee Signer" in client.get("/profile").text
+        run(Person.update({Person.active: False}).where(Person.id == dee.id))  # the row stays; the person may not
+        assert client.get("/", follow_redirects=False).status_code == 303
+        run(WebSession.update({WebSession.person: dee.id}, force=True))
+        assert client.get("/", follow_redirects=False).status_code == 303
+
+
 def test_wrong_password_page_is_the_same_for_unknown_email(db):
     make_person("dee@example.org", "designer")
     with web_client() as client:

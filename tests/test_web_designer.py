@@ -383,3 +383,27 @@ def test_a_big_cohort_roster_comes_in_pages_with_staff_first(designer):
     assert names(second.text) == [f"Member {i:03d}" for i in range(MEMBERS_PAGE - 1, MEMBERS_PAGE + 5)]
     assert names(found.text) == [f"Member {i:03d}" for i in range(50, 55)]
     assert f"{MEMBERS_PAGE + 5} learners" in found.text  # the counts are the cohort's, not the page's
+
+
+def test_a_cohort_roster_pages_by_name_in_any_case_and_counts_the_whole_cohort(designer):
+    """Sorted, filtered, counted and cut in SQL: the same order as by name in Python, whatever the case."""
+    from models.tables import Cohort, Program
+    from server.services.cohorts import MEMBERS_PAGE, members_page
+
+    program = run(Program.insert(Program(name="Case program")))[0]["id"]
+    cohort = run(Cohort.insert(Cohort(program=program, name="Case cohort", start_date=date(2027, 3, 1), weeks=4)))[0]["id"]
+    names = [f"{'ABCDEFGHIJ'[i % 10] if i % 2 else 'abcdefghij'[i % 10]}{i:03d} Person" for i in range(MEMBERS_PAGE + 7)]
+    run(Person.insert(*[Person(email=f"c{i:03d}@example.org", name=name, role="learner") for i, name in enumerate(names)],
+                      Person(email="boss@example.org", name="zz Boss", role="manager")))
+    people = {r["email"]: r["id"] for r in run(Person.select(Person.id, Person.email).where(Person.email.like("%.org")))}
+    run(Membership.insert(*[Membership(cohort=cohort, person=pid, role="manager" if email == "boss@example.org"
+                                       else "learner") for email, pid in people.items() if email != designer.email]))
+    expected = ["zz Boss"] + sorted(names, key=str.lower)
+    first, second, past = (run(members_page(cohort, page)) for page in (1, 2, 9))
+    assert [r["name"] for r in first.rows + second.rows] == expected
+    assert (second.page, second.pages, second.matching, second.total, second.learners) == (2, 2, 58, 58, 57)
+    assert [r["name"] for r in past.rows] == expected[MEMBERS_PAGE:] and past.page == 2
+    found = run(members_page(cohort, 1, "  a0"))
+    assert [r["name"] for r in found.rows] == [n for n in expected if "a0" in n.lower()] and found.total == 58
+    nobody = run(members_page(cohort, 3, "100%"))
+    assert (nobody.rows, nobody.matching, nobody.page, nobody.pages, nobody.total) == ([], 0, 1, 1, 58)

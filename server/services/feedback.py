@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models.tables import Attendance, LiveSession, SessionFeedback, SessionUnit
-from server.db import fetch, in_list, write_transaction
+from server.db import fetch, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.schedule import section_learners
@@ -95,17 +95,6 @@ async def give_feedback(person_id: int, session_id: int, rating: int, comment: s
         ).on_conflict(target=(SessionFeedback.session, SessionFeedback.person), action="DO UPDATE",
                       values=[SessionFeedback.rating, SessionFeedback.comment, SessionFeedback.updated_at])
     return MyFeedback(session_id=session_id, rating=rating, comment=comment)
-
-
-async def my_feedback(person_id: int, session_ids: list[int]) -> dict[int, MyFeedback]:
-    """The learner's own feedback on each of the sessions they gave it for."""
-    if not session_ids:
-        return {}
-    ids = sorted(set(session_ids))
-    rows = await fetch(f"SELECT session, rating, comment FROM session_feedback WHERE person = {{}}"
-                       f" AND session IN ({in_list(ids)})", person_id, *ids)
-    return {r["session"]: MyFeedback(session_id=r["session"], rating=r["rating"], comment=r["comment"] or "")
-            for r in rows}
 
 
 def can_rate(starts_at: datetime, cancelled: bool, *, now: datetime) -> bool:

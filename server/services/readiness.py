@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import NamedTuple
@@ -34,22 +35,44 @@ class LearnerReadiness(NamedTuple):
 
 @dataclass(frozen=True)
 class SessionReadiness:
-    session: SessionRow
-    learners: tuple[LearnerReadiness, ...]  # my reports in the session's section, by name
-    prework_titles: tuple[str, ...]
+    """One upcoming session and the manager's reports in its section. Who is missing what is worked out when
+    asked for (`learners`, `not_ready`): the readiness page lists it for the next session only, and counts the
+    others, so a page of 100 reports does not build a row per report for every upcoming session."""
 
-    # cached (the dataclass is frozen, the learners never change): the page asks for each several times
+    session: SessionRow
+    prework_titles: tuple[str, ...]
+    reports: tuple[dict, ...] = ()  # my reports in the session's section, by name: person_id, name, email
+    prework: tuple[int, ...] = ()  # the prework's module ids, in prework_titles' order
+    done: Mapping[int, frozenset[int]] = field(default_factory=dict)  # person id -> prework modules done
+
+    # cached (the dataclass is frozen, the rows never change): the page asks for each several times
+    @cached_property
+    def learners(self) -> tuple[LearnerReadiness, ...]:
+        return tuple(self._readiness(r) for r in self.reports)
+
     @cached_property
     def ready_count(self) -> int:
-        return sum(1 for learner in self.learners if learner.ready)
+        needed, nothing = frozenset(self.prework), frozenset()
+        return sum(1 for r in self.reports if needed <= self.done.get(r["person_id"], nothing))
+
+    @property
+    def not_ready_count(self) -> int:
+        return len(self.reports) - self.ready_count
 
     @cached_property
     def not_ready(self) -> tuple[LearnerReadiness, ...]:
-        return tuple(learner for learner in self.learners if not learner.ready)
+        needed, nothing = frozenset(self.prework), frozenset()
+        return tuple(self._readiness(r) for r in self.reports if not needed <= self.done.get(r["person_id"], nothing))
+
+    def _readiness(self, report: dict) -> LearnerReadiness:
+        done = self.done.get(report["person_id"], frozenset())
+        return LearnerReadiness(report["person_id"], report["name"], report["email"],
+                                tuple(title for m, title in zip(self.prework, self.prework_titles, strict=True)
+                                      if m not in done))
 
     @property
     def percent_ready(self) -> int:
-        return round(100 * self.ready_count / len(self.learners)) if self.learners else 0
+        return round(100 * self.ready_count / len(self.reports)) if self.reports else 0
 
 
 @dataclass(frozen=True)
@@ -118,54 +141,46 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         f" FROM async_module am WHERE am.cohort IN ({in_list(cohort_ids)})",
         manager_id, Membership.Role.learner.value, *cohort_ids)
     module_by_id = {m["id"]: m for m in modules}
-    done = await completions(person_ids, [m for needed in prework.values() for m in needed])  # the prework's only
+    done: dict[int, set[int]] = {}  # person -> prework modules done (the prework's completions only)
+    for module, person in await completions(person_ids, [m for needed in prework.values() for m in needed]):
+        done.setdefault(person, set()).add(module)
+    done_sets = {person: frozenset(modules) for person, modules in done.items()}
 
     by_section: dict[tuple[int, int], list[dict]] = {}  # (cohort, section) -> reports by name, sorted once
+    by_cohort: dict[int, list[dict]] = {}
     for r in sorted(reports, key=lambda r: (r["name"].casefold(), r["email"])):
+        by_cohort.setdefault(r["cohort"], []).append(r)
         if r["section"] is not None:
             by_section.setdefault((r["cohort"], r["section"]), []).append(r)
-    sessions = []
-    for session in upcoming:
-        needed = prework.get(session.id, [])
-        learners = by_section.get((session.cohort_id, session.section_id), [])
-        sessions.append(
-            SessionReadiness(
-                session=session,
-                prework_titles=tuple(module_by_id[m]["title"] for m in needed),
-                learners=tuple(
-                    LearnerReadiness(
-                        person_id=r["person_id"],
-                        name=r["name"],
-                        email=r["email"],
-                        missing=tuple(module_by_id[m]["title"] for m in needed if (m, r["person_id"]) not in done),
-                    )
-                    for r in learners
-                ),
-            )
-        )
+    sessions = tuple(
+        SessionReadiness(session=session, prework_titles=tuple(module_by_id[m]["title"] for m in needed),
+                         reports=tuple(by_section.get((session.cohort_id, session.section_id), ())),
+                         prework=tuple(needed),
+                         done=done_sets)
+        for session in upcoming for needed in (prework.get(session.id, []),))
 
-    marks = await _attendance_marks(person_ids, cohort_ids, now=now)
+    attendance = await _attendance_counts(manager_id, now=now)
     cohorts = []
     for cohort_id in cohort_ids:
-        people = sorted({r["person_id"] for r in reports if r["cohort"] == cohort_id})
+        people = {r["person_id"] for r in by_cohort[cohort_id]}
         cohort_modules = [m for m in modules if m["cohort"] == cohort_id]
         due = [m for m in cohort_modules if m["due_at"] <= now]
-        statuses = [status for (cohort, person), status in marks if cohort == cohort_id and person in people]
+        marked, attended = attendance.get(cohort_id, (0, 0))
         cohorts.append(
             CohortRates(
                 cohort_id=cohort_id,
-                cohort_name=next(r["cohort_name"] for r in reports if r["cohort"] == cohort_id),
+                cohort_name=by_cohort[cohort_id][0]["cohort_name"],
                 reports=len(people),
                 due_so_far=len(due) * len(people),
                 done_of_due=sum(m["done_by_reports"] for m in due),
                 total=len(cohort_modules) * len(people),
                 done_total=sum(m["done_by_reports"] for m in cohort_modules),
-                attendance_marked=len(statuses),
-                attended=sum(1 for status in statuses if status in ATTENDED),
+                attendance_marked=marked,
+                attended=attended,
             )
         )
     cohorts.sort(key=lambda c: c.cohort_name.casefold())
-    return ManagerReadiness(sessions=tuple(sessions), cohorts=tuple(cohorts))
+    return ManagerReadiness(sessions=sessions, cohorts=tuple(cohorts))
 
 
 CSV_COLUMNS = ("session", "start_utc", "learner", "email", "ready", "missing")
@@ -193,11 +208,13 @@ def session_label(session: SessionRow) -> str:
 
 
 
-async def _attendance_marks(person_ids: list[int], cohort_ids: list[int], *, now: datetime) -> list[tuple]:
-    """[((cohort id, person id), status)] for marked attendance of sessions that have started."""
+async def _attendance_counts(manager_id: int, *, now: datetime) -> dict[int, tuple[int, int]]:
+    """cohort id -> (attendance marked, of it present or late) of the manager's current reports in that cohort,
+    for sessions that have started: counted in SQL (every mark of every report was read and counted in Python)."""
     rows = await fetch(
-        f"SELECT a.person, a.status, s.cohort FROM attendance a JOIN live_session s ON s.id = a.session"
-        f" WHERE a.person IN ({in_list(person_ids)}) AND s.cohort IN ({in_list(cohort_ids)}) AND s.starts_at <= {{}}",
-        *person_ids, *cohort_ids, now)
-    return [((row["cohort"], row["person"]), row["status"]) for row in rows]
-
+        "SELECT s.cohort, COUNT(*) AS marked, SUM(CASE WHEN a.status IN ({}, {}) THEN 1 ELSE 0 END) AS attended"
+        " FROM attendance a JOIN live_session s ON s.id = a.session"
+        " JOIN membership m ON m.person = a.person AND m.cohort = s.cohort"
+        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL AND s.starts_at <= {} GROUP BY s.cohort",
+        *sorted(ATTENDED), manager_id, Membership.Role.learner.value, now)
+    return {row["cohort"]: (int(row["marked"]), int(row["attended"] or 0)) for row in rows}

@@ -87,21 +87,23 @@ async def facilitated_cohorts(person_id: int) -> list[int]:
 
 async def section_learners(session_id: int) -> list[dict]:
     """id, name, email, timezone of every learner member of the session's section, by name."""
-    rows = await fetch(
+    return await fetch(
         "SELECT p.id, p.name, p.email, p.timezone FROM live_session s"
         " JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
         " JOIN person p ON p.id = m.person"
-        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL",
+        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL ORDER BY LOWER(p.name), p.email",
         session_id, Membership.Role.learner.value)
-    return sorted(rows, key=lambda r: (r["name"].casefold(), r["email"]))
 
 
-# The sessions a page lists: `condition` is SQL on `s` (the live_session row), `{}` for each argument.
+# The sessions a page lists, each with its units' titles in teaching order (one row per unit, none without):
+# `condition` is SQL on `s` (the live_session row), `{}` for each argument. The titles came from a second query.
 _SESSIONS = (
     "SELECT s.id, s.cohort, c.name AS cohort_name, s.section, x.key AS section_key, s.starts_at, s.ends_at,"
-    " s.join_url, s.status, s.facilitator, p.name AS facilitator_name"
+    " s.join_url, s.status, s.facilitator, p.name AS facilitator_name, u.title AS unit_title"
     " FROM live_session s LEFT JOIN cohort c ON c.id = s.cohort LEFT JOIN section x ON x.id = s.section"
-    " LEFT JOIN person p ON p.id = s.facilitator WHERE {condition} ORDER BY s.starts_at, s.id"
+    " LEFT JOIN person p ON p.id = s.facilitator"
+    " LEFT JOIN session_unit su ON su.session = s.id LEFT JOIN unit u ON u.id = su.unit"
+    " WHERE {condition} ORDER BY s.starts_at, s.id, su.position, su.id"
 )
 
 
@@ -109,8 +111,12 @@ async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
     """Sessions matching `condition` (SQL on `s`, the live_session row; None: no sessions), by start."""
     if condition is None:
         return ()
-    rows = await fetch(_SESSIONS.replace("{condition}", condition), *args)
-    units = await _unit_titles([row["id"] for row in rows])
+    sessions: dict[int, dict] = {}  # by id, in the query's order; a session's rows follow one another
+    for row in await fetch(_SESSIONS.replace("{condition}", condition), *args):
+        first = sessions.setdefault(row["id"], row)
+        titles = first.setdefault("units", [])
+        if row["unit_title"] is not None and row["unit_title"] not in titles:
+            titles.append(row["unit_title"])
     return tuple(
         SessionRow(
             id=row["id"],
@@ -124,23 +130,10 @@ async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
             cancelled=row["status"] == LiveSession.Status.cancelled.value,
             facilitator_id=row["facilitator"],
             facilitator_name=row["facilitator_name"] or "",
-            units=tuple(units.get(row["id"], ())),
+            units=tuple(row["units"]),
         )
-        for row in rows
+        for row in sessions.values()
     )
-
-
-async def _unit_titles(session_ids: list[int]) -> dict[int, list[str]]:
-    if not session_ids:
-        return {}
-    rows = await fetch(
-        f"SELECT su.session, u.title FROM session_unit su JOIN unit u ON u.id = su.unit"
-        f" WHERE su.session IN ({in_list(session_ids)}) ORDER BY su.position, su.id", *session_ids)
-    titles: dict[int, list[str]] = defaultdict(list)
-    for row in rows:
-        if row["title"] not in titles[row["session"]]:
-            titles[row["session"]].append(row["title"])
-    return titles
 
 
 async def prework_by_session(session_ids: list[int]) -> dict[int, list[int]]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from models.tables import Attendance, Membership
 from server.db import fetch, in_list
 from server.services.clock import check_aware
-from server.services.feedback import MyFeedback, can_rate, my_feedback
+from server.services.feedback import MyFeedback, can_rate
 from server.services.materials import Material, session_materials
 from server.services.schedule import SessionRow
 
@@ -59,16 +59,23 @@ async def learner_followup(person_id: int, sessions: tuple[SessionRow, ...], *, 
     check_aware(now)
     ids = [s.id for s in sessions]
     materials = await session_materials(ids)
-    absent = set()
-    if ids:
-        absent = {r["session"] for r in await fetch(
-            f"SELECT session FROM attendance WHERE person = {{}} AND status = {{}} AND session IN ({in_list(ids)})",
-            person_id, Attendance.Status.absent.value, *ids)}
+    absent, mine = set(), {}
+    if ids:  # where I was marked absent and my feedback, in one query
+        for r in await fetch(
+                "SELECT s.id, a.status, f.session AS rated, f.rating, f.comment FROM live_session s"
+                " LEFT JOIN attendance a ON a.session = s.id AND a.person = {} AND a.status = {}"
+                " LEFT JOIN session_feedback f ON f.session = s.id AND f.person = {}"
+                f" WHERE s.id IN ({in_list(ids)}) AND (a.status IS NOT NULL OR f.session IS NOT NULL)",
+                person_id, Attendance.Status.absent.value, person_id, *ids):
+            if r["status"] is not None:
+                absent.add(r["id"])
+            if r["rated"] is not None:
+                mine[r["id"]] = MyFeedback(session_id=r["id"], rating=r["rating"], comment=r["comment"] or "")
     cohorts = await _my_cohorts(person_id)
     boards = tuple({"id": c["id"], "name": c["name"]} for c in cohorts)
     return Followup(
         materials=materials,
-        feedback=await my_feedback(person_id, ids),
+        feedback=mine,
         rateable=frozenset(s.id for s in sessions if can_rate(s.starts_at, s.cancelled, now=now) and s.id not in absent),
         missed=tuple(s for s in sessions if s.id in absent and materials.get(s.id)),
         boards=boards,
