@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership
-from server.db import contains_pattern, fetch, fetch_one, in_list, write_transaction
+from server.db import (
+    counts_beside,
+    fetch,
+    fetch_one,
+    in_list,
+    name_or_email_contains,
+    page_with_counts,
+    write_transaction,
+)
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
@@ -132,38 +140,23 @@ _SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.se
                      " JOIN person p ON p.id = m.person WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL")
 
 
-# The counts of a page's WITH, each as a scalar subquery: computed once (joined to the rows instead, PostgreSQL
-# without statistics on a new table ran the aggregate again for every row, 200 times on a 200-learner roster).
-_NUMBERS_OF_PAGE = " (SELECT total FROM numbers) AS total, (SELECT matching FROM numbers) AS matching"
-
-
 async def _section_learners_page(session_id: int, page: int | None, query: str) -> tuple[list[dict], int, int, int]:
     """(learners, total, matching, page): with `page`, that page of the section's learners whose name or email
     contains `query`, by name (the last page when past it); without, all of them. Sorted, counted and cut in
-    SQL, so a page reads its own rows whatever the section's size: one query (two when the page is empty). The
-    counts are one aggregate beside the page (a window count over the page's joined rows cost more)."""
+    SQL, so a page reads its own rows whatever the section's size (`server.db.page_with_counts`)."""
     learner = Membership.Role.learner.value
-    matches, args = "1 = 1", []
-    if query:
-        matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
-        args = [contains_pattern(query)] * 2
+    matches, args = name_or_email_contains(query, "p")
     counts = f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{_SECTION_LEARNERS}"
     count_args = (*args, session_id, learner)
 
     async def read(number: int | None) -> list[dict]:
         cut = f" LIMIT {ROSTER_PAGE} OFFSET {(number - 1) * ROSTER_PAGE}" if number is not None else ""
-        return await fetch(f"WITH numbers AS ({counts}) SELECT p.id, p.name, p.email, p.timezone,{_NUMBERS_OF_PAGE}"
-                           f"{_SECTION_LEARNERS} AND {matches} ORDER BY LOWER(p.name), p.email{cut}",
-                           *count_args, session_id, learner, *args)
+        return await fetch(f"WITH numbers AS ({counts}) SELECT p.id, p.name, p.email, p.timezone,"
+                           f" {counts_beside('total', 'matching')}{_SECTION_LEARNERS} AND {matches}"
+                           f" ORDER BY LOWER(p.name), p.email{cut}", *count_args, session_id, learner, *args)
 
-    number = max(1, page) if page is not None else None
-    rows = await read(number)
-    numbers = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
-    matching = int(numbers["matching"] or 0)
-    if number is not None and number > max(1, -(-matching // ROSTER_PAGE)):
-        number = max(1, -(-matching // ROSTER_PAGE))
-        rows = await read(number) if matching else []
-    return rows, int(numbers["total"] or 0), matching, number or 1
+    rows, numbers, number = await page_with_counts(read, counts, count_args, page, ROSTER_PAGE)
+    return rows, int(numbers["total"] or 0), int(numbers["matching"] or 0), number
 
 
 async def roster_row(session_id: int, learner_id: int) -> RosterRow | None:

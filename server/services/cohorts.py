@@ -8,7 +8,15 @@ from datetime import datetime
 
 from models.json_value import json_value
 from models.tables import Cohort, Membership, Person
-from server.db import contains_pattern, fetch, fetch_one, in_list, write_transaction
+from server.db import (
+    counts_beside,
+    fetch,
+    fetch_one,
+    in_list,
+    name_or_email_contains,
+    page_with_counts,
+    write_transaction,
+)
 from server.services import roster_changes
 from server.services.people import ROLE_RANK, days_from_names
 
@@ -76,38 +84,26 @@ class MembersPage:
 async def members_page(cohort_id: int, page: int = 1, query: str = "") -> MembersPage:
     """A page of the cohort's current members (roster_of's order) whose name or email contains `query` (any
     case); the last page when `page` is past it. Sorted, counted and cut in SQL, so a page reads its own rows
-    whatever the cohort's size: one query (two when the page is empty). The counts are one aggregate beside the
-    page (a window count over the joined rows, and a subquery per count, took 2 ms for 200 on PostgreSQL)."""
+    whatever the cohort's size (`server.db.page_with_counts`)."""
     query = query.strip()[:100]
-    matches, match_args = "1 = 1", []
-    if query:
-        matches = "(LOWER(p.name) LIKE {} ESCAPE '\\' OR LOWER(p.email) LIKE {} ESCAPE '\\')"
-        match_args = [contains_pattern(query)] * 2
+    matches, match_args = name_or_email_contains(query, "p")
     counts = ("SELECT COUNT(*) AS total, SUM(CASE WHEN m.role = {} THEN 1 ELSE 0 END) AS learners,"
               " SUM(CASE WHEN m.role = {} THEN 1 ELSE 0 END) AS facilitators,"
               f" SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching"
               f" FROM membership m{' LEFT JOIN person p ON p.id = m.person' if query else ''}"
               " WHERE m.cohort = {} AND m.left_at IS NULL")
     count_args = (Membership.Role.learner.value, Membership.Role.facilitator.value, *match_args, cohort_id)
-    # each count a scalar subquery of the WITH: computed once (joined to the rows, PostgreSQL without statistics
-    # on a new table could run the aggregate again for every row)
-    count_columns = ", ".join(f"(SELECT {name} FROM numbers) AS {name}" for name in ("total", "learners", "facilitators",
-                                                                             "matching"))
 
-    async def one_page(number: int) -> list[dict]:
+    async def one_page(number: int | None) -> list[dict]:
         return await fetch(
-            f"WITH numbers AS ({counts}) SELECT {_MEMBER_COLUMNS}, {count_columns}{_MEMBER_JOINS} AND {matches}"
-            f" ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE} OFFSET {(number - 1) * MEMBERS_PAGE}",
+            f"WITH numbers AS ({counts}) SELECT {_MEMBER_COLUMNS},"
+            f" {counts_beside('total', 'learners', 'facilitators', 'matching')}{_MEMBER_JOINS} AND {matches}"
+            f" ORDER BY {_MEMBER_ORDER} LIMIT {MEMBERS_PAGE} OFFSET {((number or 1) - 1) * MEMBERS_PAGE}",
             *count_args, cohort_id, *match_args)
 
-    page = max(1, page)
-    rows = await one_page(page)
-    counted = rows[0] if rows else await fetch_one(counts, *count_args)  # none: nobody matches, or past the end
+    rows, counted, page = await page_with_counts(one_page, counts, count_args, page, MEMBERS_PAGE)
     matching = int(counted["matching"] or 0)
     pages = max(1, -(-matching // MEMBERS_PAGE))
-    if page > pages:
-        page = pages
-        rows = await one_page(page) if matching else []
     return MembersPage(
         rows=rows, learners=int(counted["learners"] or 0), facilitators=int(counted["facilitators"] or 0),
         total=int(counted["total"] or 0), matching=matching, page=page, pages=pages, query=query)

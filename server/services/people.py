@@ -18,7 +18,7 @@ from models.tables import Person, WebSession
 from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
-from server.db import contains_pattern, fetch, fetch_one, write_transaction
+from server.db import fetch, fetch_one, name_or_email_contains, write_transaction
 from server.errors import UserError
 from server.passwords import hash_password
 from server.services import roster_changes
@@ -84,7 +84,7 @@ async def people_page(page: int = 1, query: str = "", *, person_id: int | None =
     if person_id is not None:
         where, args = "id = {}", [person_id]
     elif query:
-        where, args = "(LOWER(name) LIKE {} ESCAPE '\\' OR LOWER(email) LIKE {} ESCAPE '\\')", [contains_pattern(query)] * 2
+        where, args = name_or_email_contains(query)
     counts = await fetch_one(f"SELECT COUNT(*) AS total, SUM(CASE WHEN {where} THEN 1 ELSE 0 END) AS matching"
                              f" FROM person", *args)
     matching = int(counts["matching"] or 0)
