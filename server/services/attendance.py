@@ -18,6 +18,7 @@ from server.db import (
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
 from server.services.schedule import (
+    SECTION_LEARNERS,
     SessionRow,
     facilitated_cohorts,
     section_learners,
@@ -135,24 +136,19 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
                   query=query)
 
 
-# The learners of a session's section (`s` the session, `m` their membership, `p` the person).
-_SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
-                     " JOIN person p ON p.id = m.person WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL")
-
-
 async def _section_learners_page(session_id: int, page: int | None, query: str) -> tuple[list[dict], int, int, int]:
     """(learners, total, matching, page): with `page`, that page of the section's learners whose name or email
     contains `query`, by name (the last page when past it); without, all of them. Sorted, counted and cut in
     SQL, so a page reads its own rows whatever the section's size (`server.db.page_with_counts`)."""
     learner = Membership.Role.learner.value
     matches, args = name_or_email_contains(query, "p")
-    counts = f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{_SECTION_LEARNERS}"
+    counts = f"SELECT COUNT(*) AS total, SUM(CASE WHEN {matches} THEN 1 ELSE 0 END) AS matching{SECTION_LEARNERS}"
     count_args = (*args, session_id, learner)
 
     async def read(number: int | None) -> list[dict]:
         cut = f" LIMIT {ROSTER_PAGE} OFFSET {(number - 1) * ROSTER_PAGE}" if number is not None else ""
         return await fetch(f"WITH numbers AS ({counts}) SELECT p.id, p.name, p.email, p.timezone,"
-                           f" {counts_beside('total', 'matching')}{_SECTION_LEARNERS} AND {matches}"
+                           f" {counts_beside('total', 'matching')}{SECTION_LEARNERS} AND {matches}"
                            f" ORDER BY LOWER(p.name), p.email{cut}", *count_args, session_id, learner, *args)
 
     rows, numbers, number = await page_with_counts(read, counts, count_args, page, ROSTER_PAGE)

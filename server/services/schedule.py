@@ -85,14 +85,16 @@ async def facilitated_cohorts(person_id: int) -> list[int]:
     return sorted(row["cohort"] for row in rows)
 
 
+# The current learners of a session's section (`s` the session, `m` their membership, `p` the person); `{}`: the
+# session, then the learner role.
+SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
+                    " JOIN person p ON p.id = m.person WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL")
+
+
 async def section_learners(session_id: int) -> list[dict]:
     """id, name, email, timezone of every learner member of the session's section, by name."""
-    return await fetch(
-        "SELECT p.id, p.name, p.email, p.timezone FROM live_session s"
-        " JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
-        " JOIN person p ON p.id = m.person"
-        " WHERE s.id = {} AND m.role = {} AND m.left_at IS NULL ORDER BY LOWER(p.name), p.email",
-        session_id, Membership.Role.learner.value)
+    return await fetch(f"SELECT p.id, p.name, p.email, p.timezone{SECTION_LEARNERS} ORDER BY LOWER(p.name), p.email",
+                       session_id, Membership.Role.learner.value)
 
 
 # The sessions a page lists, each with its units' titles in teaching order (one row per unit, none without):
