@@ -243,9 +243,12 @@ def test_plan_poll_publish_and_replan(designer, examples):
         assert "Week 1" in page.text and "Coverage" in page.text and "Gap to bound" in page.text
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page.text)
         assert "Publish this plan" in page.text
+        program_id = run(Cohort.select(Cohort.program).first())["program"]
+        assert "its units are fixed" not in client.get(f"/programs/{program_id}").text
 
         published = post_form(client, f"/plans/{run_id}/publish")
         assert published.status_code == 303
+        assert "its units are fixed" in client.get(f"/programs/{program_id}").text  # a published cohort locks them
         assert run(LiveSession.count()) > 0
         assert {c["status"] for c in run(Cohort.select(Cohort.status))} == {"published"}
         cohort_page = client.get(f"/cohorts/{ids[0]}")

@@ -15,6 +15,7 @@ from server.auth import designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
+from server.services import cohorts as cohort_service
 from server.services import programs
 from server.services.attendance import ATTENDANCE_SETTINGS
 from server.services.importing import import_problem
@@ -148,7 +149,8 @@ class ProgramController(Controller):
             "program": program,
             "units": await programs.units_of(program_id),
             "cohorts": cohorts,
-            "locked": programs.any_published(cohorts),  # the rule of units_locked, on rows already read
+            # units_locked's rule (a published cohort locks the units), on the program's cohorts already read
+            "locked": cohort_service.any_published(cohorts),
             "settings": SETTINGS,
             "values": {},
             "errors": {},

@@ -65,11 +65,6 @@ async def cohorts_of(program_id: int) -> list[dict]:
     return await fetch("SELECT * FROM cohort WHERE program = {} ORDER BY name", program_id)
 
 
-def any_published(cohorts: list[dict]) -> bool:
-    """Units are locked while one of these (all the program's) cohorts is published: `units_locked` on rows."""
-    return any(row["status"] == Cohort.Status.published.value for row in cohorts)
-
-
 async def units_locked(program_id: int) -> bool:
     """True while a cohort of the program is published."""
     return await fetch_one("SELECT id FROM cohort WHERE program = {} AND status = {} LIMIT 1", program_id,
