@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import markupsafe
 from jinja2 import Environment, FileSystemLoader
+from jinja2.compiler import CodeGenerator
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
@@ -42,6 +44,43 @@ COMMON_ZONES = (
 )
 
 
+# MarkupSafe's escaping of a str (C in its speedups); its public `escape` wraps the same call in a Markup.
+_escape_text = getattr(markupsafe, "_escape_inner", None) or (lambda text: str(escape(text)))
+
+
+def output_text(value) -> str:
+    """What `{{ value }}` writes in an autoescaped template: exactly `str(markupsafe.escape(value))`.
+
+    Jinja wraps each output in `escape()`, which builds a Markup (a Python `__new__`) that the page's join only
+    turns back into text: about 0.45 us per `{{ }}`, a few hundred times per page. This returns the same text
+    in about 0.06 us for a str, an int or a Markup (checked against `escape` by a test)."""
+    kind = type(value)
+    if kind is str:
+        return _escape_text(value)
+    if kind is Markup:
+        return value
+    if kind is int:
+        return str(value)
+    html = getattr(value, "__html__", None)
+    if html is not None:
+        return html()
+    return _escape_text(str(value))
+
+
+class _OutputCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with `environment.output_text(x)` for each `{{ x }}` in autoescaped templates
+    instead of `escape(x)` (Jinja's documented `Environment.code_generator_class` hook; a test checks that the
+    compiled code uses it)."""
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            super()._output_child_pre(node, frame, finalize)
+            return
+        self.write("environment.output_text(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
 _DICT_ATTRIBUTES = frozenset(dir(dict))  # what `getattr(a_dict, name)` finds: a plain dict has no other attributes
 
 
@@ -51,7 +90,12 @@ class RowsEnvironment(Environment):
     Jinja's `x.name` tries `getattr(x, "name")` and only then `x["name"]`. The rows every page renders are
     dicts (`server.db.fetch`), so each `{{ row.name }}` raised and caught an AttributeError: 0.7 us instead of
     0.1 us, twenty times per table row. A plain dict's attributes are exactly `dir(dict)`, so asking for the
-    item first for every other name gives the same answer as Jinja's rule, only sooner."""
+    item first for every other name gives the same answer as Jinja's rule, only sooner.
+
+    Its templates also write each autoescaped `{{ x }}` with `output_text` (above)."""
+
+    code_generator_class = _OutputCodeGenerator
+    output_text = staticmethod(output_text)
 
     def getattr(self, obj, attribute):
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
