@@ -29,6 +29,8 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
+from models.engine import request_connection
+from models.tables import Person
 from server.auth import LoadUserMiddleware, signin_url
 from server.controllers.requests import is_htmx
 from server.db import connection_pool, is_row_id
@@ -61,6 +63,19 @@ def healthz() -> str:
 async def _database(app: Litestar) -> AsyncGenerator[None, None]:
     async with connection_pool():
         yield
+
+
+def _one_connection_per_request(app):
+    """Outermost: each HTTP request's PostgreSQL queries share one pool connection (models/engine.py)."""
+
+    async def middleware(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        async with request_connection(Person._meta.db):
+            await app(scope, receive, send)
+
+    return middleware
 
 
 async def _refuse_what_the_database_cannot_hold(request: Request) -> None:
@@ -158,7 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         plugins=[HTMXPlugin()],
         template_config=templates,
         csrf_config=csrf,
-        middleware=[session_config.middleware, LoadUserMiddleware()],
+        middleware=[_one_connection_per_request, session_config.middleware, LoadUserMiddleware()],
         stores={"sessions": DatabaseStore(clock=clock), "rate_limit": MemoryStore()},
         lifespan=[_database],
         before_request=_refuse_what_the_database_cannot_hold,

@@ -24,16 +24,17 @@ def is_row_id(value: int) -> bool:
 
 
 @asynccontextmanager
-async def connection_pool(engine=None) -> AsyncIterator[None]:
+async def connection_pool(engine=None, **pool_options: Any) -> AsyncIterator[None]:
     """On PostgreSQL, a connection pool while the block runs: without one, piccolo opens a new connection for
     every query (a TCP and SCRAM handshake each, ~3 ms). Nothing to do on SQLite. One event loop only: a job
-    that calls asyncio.run opens its own. `engine`: the tables' engine unless a test passes another."""
+    that calls asyncio.run opens its own. `engine`: the tables' engine unless a test passes another (and
+    asyncpg's pool options, `max_size=1` say)."""
     from piccolo.engine.postgres import PostgresEngine
 
     engine = engine or Person._meta.db
     pooled = isinstance(engine, PostgresEngine)
     if pooled:
-        await engine.start_connection_pool(reset=_keep_session)
+        await engine.start_connection_pool(reset=_keep_session, **pool_options)
     try:
         yield
     finally:

@@ -117,8 +117,8 @@ def test_a_pooled_read_is_one_statement_and_a_transaction_leaves_nothing_behind(
     monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
 
     async def scenario():
-        engine = PostgresEngine(config={"dsn": url, "min_size": 1, "max_size": 1})  # one connection: reused
-        async with connection_pool(engine):
+        engine = PostgresEngine(config={"dsn": url})
+        async with connection_pool(engine, min_size=1, max_size=1):  # one connection: reused
             for _ in range(3):
                 assert [dict(row) for row in await engine.run_querystring(QueryString("SELECT 1 AS one"))] == [{"one": 1}]
             with pytest.raises(asyncpg.DivisionByZeroError):
@@ -134,3 +134,45 @@ def test_a_pooled_read_is_one_statement_and_a_transaction_leaves_nothing_behind(
 
     asyncio.run(scenario())
     assert not [query for query in sent if "RESET ALL" in query], sent
+
+
+def test_a_request_holds_one_connection_and_a_transaction_never_waits_for_a_second():
+    """Inside `request_connection` (a middleware opens it around every request) the queries of a request share
+    one pool connection, taken at the first and handed back at the end; concurrent reads of one request take
+    turns on it, and a transaction gives it back before taking its own, so a pool of one never deadlocks."""
+    import asyncio
+
+    from conftest import DATABASE_URL, ON_POSTGRES, need_postgres
+    from piccolo.querystring import QueryString
+
+    from models.engine import RequestConnectionPostgresEngine, request_connection
+    from server.db import connection_pool
+
+    url = DATABASE_URL if ON_POSTGRES else need_postgres()
+
+    async def pid(engine) -> int:
+        return (await engine.run_querystring(QueryString("SELECT pg_backend_pid() AS pid")))[0]["pid"]
+
+    async def scenario():
+        engine = RequestConnectionPostgresEngine(config={"dsn": url})
+        async with connection_pool(engine, min_size=1, max_size=2):
+            outside = {await pid(engine) for _ in range(3)}
+            assert engine.pool.get_idle_size() == engine.pool.get_size()  # each query gave its connection back
+            async with request_connection(engine):
+                assert engine.pool.get_idle_size() == engine.pool.get_size()  # nothing taken before a query
+                held = {await pid(engine) for _ in range(3)}
+                assert len(held) == 1
+                assert engine.pool.get_idle_size() == engine.pool.get_size() - 1  # held between queries
+                assert set(await asyncio.gather(*(pid(engine) for _ in range(5)))) == held
+            assert engine.pool.get_idle_size() == engine.pool.get_size()  # handed back at the end
+        async with connection_pool(engine, min_size=1, max_size=1):  # one connection: a second would never come
+            async with request_connection(engine):
+                await pid(engine)
+                async with asyncio.timeout(10):
+                    async with engine.transaction():
+                        await engine.run_querystring(QueryString("SELECT 1"))
+                    await pid(engine)
+            assert engine.pool.get_idle_size() == 1
+        return outside
+
+    assert asyncio.run(scenario())
