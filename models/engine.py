@@ -10,10 +10,13 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from piccolo.engine import sqlite as piccolo_sqlite
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
@@ -89,6 +92,34 @@ class ReadConnectionSQLiteEngine(SQLiteEngine):
         if query_type != "insert" and _is_read(query):
             return self.read(query, list(args or []))
         return await super()._run_in_new_connection(query, args, query_type, table)
+
+
+def _int_out(value: bytes) -> int:
+    """Piccolo's SQLite INTEGER converter (`int(Decimal(text))` behind a decoding wrapper, ~1.2 us a value, and a
+    page reads a hundred) for what SQLite holds in an INTEGER column, an integer's digits, in ~0.1 us; anything
+    else (`1.0`) still goes through Piccolo's."""
+    try:
+        return int(value)
+    except ValueError:
+        return _PICCOLO_INT_OUT(value)
+
+
+@lru_cache(maxsize=65536)  # the same instants (session starts, due dates) come back on every page
+def _timestamptz_out(value: bytes | str) -> datetime:
+    """Piccolo's TIMESTAMPTZ converter: the stored ISO text as an aware UTC datetime (immutable, so a cached one
+    can be shared), ~0.06 us a value instead of ~1 us."""
+    return datetime.fromisoformat(value.decode() if type(value) is bytes else value).replace(tzinfo=UTC)
+
+
+def _boolean_out(value: bytes | str) -> bool:
+    return value == b"1" or value == "1"
+
+
+_PICCOLO_INT_OUT = piccolo_sqlite.CONVERTERS["INTEGER"]
+# sqlite3's converters are global, by declared column type; Piccolo registered its own when imported (above).
+# Same answers (tests/test_engine.py compares them), a tenth of the cost.
+for _name, _converter in (("INTEGER", _int_out), ("TIMESTAMPTZ", _timestamptz_out), ("BOOLEAN", _boolean_out)):
+    sqlite3.register_converter(_name, _converter)
 
 
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
