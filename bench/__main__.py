@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SERVING_BEGIN, SERVING_END = "<!-- serving:begin -->", "<!-- serving:end -->"
+# `--serving-database` (PostgreSQL) keeps its own section, so one run does not overwrite the other's figures
+SERVING_PG_BEGIN, SERVING_PG_END = "<!-- serving-postgres:begin -->", "<!-- serving-postgres:end -->"
 SEEDS = range(32)
 
 
@@ -219,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(_serving(args.serving_database))
     text = "\n\n".join(parts)
     if not args.only:
-        _record(text, SERVING_BEGIN, SERVING_END)
+        if args.serving_database:
+            _record(text, SERVING_PG_BEGIN, SERVING_PG_END)
+        else:
+            _record(text, SERVING_BEGIN, SERVING_END)
     print(text)
     return 0
 
