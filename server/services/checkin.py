@@ -132,18 +132,34 @@ _WINDOWS = (
 _MY_SECTIONS = "SELECT section FROM membership WHERE person = {} AND role = {} AND left_at IS NULL"
 
 
+# The program's check-in settings as columns of a sessions read (`g` the session's program), for window_from.
+WINDOW_COLUMNS = (", g.checkin_opens_minutes AS opens, g.checkin_closes_minutes AS closes,"
+                  " g.late_after_minutes AS late")
+
+
 async def windows(condition: str, *args) -> list[Window]:
-    rows = await fetch(_WINDOWS.replace("{condition}", condition), *args)
-    return [
-        Window(
-            session_id=row["id"], cohort_id=row["cohort"], section_id=row["section"], starts_at=row["starts_at"],
-            ends_at=row["ends_at"], opens_at=row["starts_at"] - timedelta(minutes=row["opens"]),
-            closes_at=row["starts_at"] + timedelta(minutes=row["closes"]),
-            late_after=row["starts_at"] + timedelta(minutes=row["late"]),
-            cancelled=row["status"] == LiveSession.Status.cancelled.value,
-        )
-        for row in rows
-    ]
+    return [window_from(row) for row in await fetch(_WINDOWS.replace("{condition}", condition), *args)]
+
+
+def window_from(row: dict) -> Window:
+    """A session's window from a row with the session's id, cohort, section, starts_at, ends_at, status and
+    its program's WINDOW_COLUMNS."""
+    return Window(
+        session_id=row["id"], cohort_id=row["cohort"], section_id=row["section"], starts_at=row["starts_at"],
+        ends_at=row["ends_at"], opens_at=row["starts_at"] - timedelta(minutes=row["opens"]),
+        closes_at=row["starts_at"] + timedelta(minutes=row["closes"]),
+        late_after=row["starts_at"] + timedelta(minutes=row["late"]),
+        cancelled=row["status"] == LiveSession.Status.cancelled.value,
+    )
+
+
+# A window is at most a day each side of the start (program settings), so this bounds the search.
+NEAR = timedelta(days=1)
+
+
+def open_at(candidates: list[Window], now: datetime) -> list[Window]:
+    """The windows among `candidates` (by start) that are open at `now`."""
+    return [w for w in candidates if now - NEAR < w.starts_at < now + NEAR and w.state(now) == "open"]
 
 
 async def window_of(session_id: int) -> Window | None:
@@ -159,10 +175,9 @@ async def _learner_sections(person_id: int) -> set[int]:
 async def open_windows(person_id: int, *, now: datetime) -> list[Window]:
     """The learner's sessions whose check-in window is open now (one query)."""
     check_aware(now)
-    # a window is at most a day each side of the start (program settings), so this bounds the search
     near = await windows(f"s.section IN ({_MY_SECTIONS}) AND s.starts_at > {{}} AND s.starts_at < {{}}",
-                         person_id, Membership.Role.learner.value, now - timedelta(days=1), now + timedelta(days=1))
-    return [w for w in near if w.state(now) == "open"]
+                         person_id, Membership.Role.learner.value, now - NEAR, now + NEAR)
+    return open_at(near, now)
 
 
 def _local(instant: datetime, zone: str) -> str:
