@@ -247,12 +247,13 @@ async def _section_size(section_id: int) -> int:
 
 
 async def panel(session_id: int, *, secret: str, base_url: str, now: datetime,
-                learners: int | None = None) -> Panel | None:
+                learners: int | None = None, window: Window | None = None) -> Panel | None:
     """The facilitator's check-in box: window state, the current code and its QR code while open, and the
     learners who checked in (newest first). A constant number of queries. `learners`: the section's number of
-    learners when the caller has just counted them (the roster page), else counted here."""
+    learners when the caller has just counted them (the roster page), else counted here; `window`: the
+    session's, when the caller read it with its own rows (the session page), else read here."""
     check_aware(now)
-    window = await window_of(session_id)
+    window = window or await window_of(session_id)
     if window is None:
         return None
     state = window.state(now)

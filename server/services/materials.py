@@ -18,7 +18,13 @@ from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
-from server.services.schedule import SessionRow, facilitated_cohorts, learner_memberships, session_rows
+from server.services.schedule import (
+    FACILITATES,
+    SessionRow,
+    facilitates_args,
+    learner_memberships,
+    session_rows,
+)
 
 KINDS = tuple(kind.value for kind in SessionMaterial.Kind)
 KIND_LABELS = {"recording": "Recording", "slides": "Slides", "notes": "Notes", "link": "Link"}
@@ -154,6 +160,4 @@ async def recent_sessions(person_id: int | None, *, now: datetime) -> tuple[Sess
     since = now - timedelta(days=RECENT_DAYS)
     if person_id is None:
         return await session_rows(window, now, since)
-    cohorts = await facilitated_cohorts(person_id)
-    return await session_rows(f"{window} AND (s.facilitator = {{}} OR s.cohort IN ({in_list(cohorts)}))",
-                              now, since, person_id, *cohorts)
+    return await session_rows(f"{window} AND {FACILITATES}", now, since, *facilitates_args(person_id))
