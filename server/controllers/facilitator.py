@@ -29,6 +29,7 @@ from server.services import (
     feedback,
     materials,
     meeting_reports,
+    session_page,
 )
 from server.services.board import my_boards
 
@@ -50,24 +51,25 @@ class FacilitatorController(Controller):
     @get("/")
     async def page(self, request: Request) -> Template:
         me: Person = request.user
-        sessions = await attendance.facilitator_sessions(None if _is_designer(me) else me.id, now=now(request))
+        sessions, recent = await attendance.upcoming_and_recent(None if _is_designer(me) else me.id, now=now(request))
         boards = await my_boards(me.id, me.role)
-        recent = await materials.recent_sessions(None if _is_designer(me) else me.id, now=now(request))
         return Template("facilitator/page.html", context={"sessions": sessions, "boards": boards, "recent": recent})
 
     @get("/sessions/{session_id:int}")
     async def session(self, request: Request, session_id: FromPath[int]) -> Template:
-        await _check_session(request.user, session_id)
+        me: Person = request.user
         page = request.query_params.get("page", "1")
-        roster = await attendance.session_roster(session_id, page=int(page) if page.isdigit() and len(page) < 7 else 1,
-                                                 query=request.query_params.get("q", "")[:100])
-        if roster is None:
+        found = await session_page.facilitator_session(
+            session_id, me.id, designer=_is_designer(me), page=int(page) if page.isdigit() and len(page) < 7 else 1,
+            query=request.query_params.get("q", "")[:100])
+        if found is None:
             raise NotFoundException()
-        panel = await _panel(request, session_id, learners=roster.total)
+        panel = await _panel(request, session_id, learners=found.roster.total, window=found.window)
         imported = request.query_params.get("imported", "")
         return Template("facilitator/session.html", context={
-            "roster": roster, "choices": attendance.ATTENDANCE_CHOICES, "panel": panel,
-            "imported": int(imported) if imported.isdigit() else None, **await _after_context(session_id)})
+            "roster": found.roster, "choices": attendance.ATTENDANCE_CHOICES, "panel": panel,
+            "imported": int(imported) if imported.isdigit() else None,
+            **await _after_context(session_id, found.materials)})
 
     @get("/sessions/{session_id:int}/checkin")
     async def checkin_panel(self, request: Request, session_id: FromPath[int]) -> Template:
@@ -192,10 +194,11 @@ class FacilitatorController(Controller):
         )
 
 
-async def _panel(request: Request, session_id: int, *, learners: int | None = None) -> checkin.Panel | None:
+async def _panel(request: Request, session_id: int, *, learners: int | None = None,
+                 window: checkin.Window | None = None) -> checkin.Panel | None:
     config = settings(request)
     return await checkin.panel(session_id, secret=config.secret_key, base_url=config.base_url, now=now(request),
-                               learners=learners)
+                               learners=learners, window=window)
 
 
 async def _record(request: Request, person_id: int) -> attendance_events.LearnerRecord:
@@ -242,10 +245,12 @@ async def _review_page(request: Request, session_id: int, review, data: bytes, f
         "skip": attendance_import.SKIP})
 
 
-async def _after_context(session_id: int) -> dict:
-    """What the session page shows after the session: its materials and its feedback results."""
-    found = await materials.session_materials([session_id])
-    return {"materials": found.get(session_id, []), "kinds": materials.KINDS, "results": await feedback.session_results(session_id),
+async def _after_context(session_id: int, found: list | None = None) -> dict:
+    """What the session page shows after the session: its materials (read here unless `found`) and its
+    feedback results."""
+    if found is None:
+        found = (await materials.session_materials([session_id])).get(session_id, [])
+    return {"materials": found, "kinds": materials.KINDS, "results": await feedback.session_results(session_id),
             "min_group": feedback.MIN_GROUP, "material_error": None, "material_values": {}}
 
 

@@ -21,6 +21,7 @@ from server.controllers.requests import is_htmx, now, page_or_fragment, settings
 from server.errors import UserError
 from server.services import checkin, feedback, learning, materials
 from server.services.feeds import feed_box
+from server.services.learner_page import learner_page
 from server.services.session_followup import learner_followup
 
 
@@ -32,12 +33,11 @@ class LearnerController(Controller):
     @get("/")
     async def page(self, request: Request) -> Template:
         me: Person = request.user
-        schedule = await learning.learner_schedule(me.id, now=now(request))
-        feed = await feed_box(me.id, settings(request), now=now(request), alarms=me.feed_alarms)
-        open_now = await checkin.open_windows(me.id, now=now(request))
-        followup = await learner_followup(me.id, schedule.sessions, now=now(request))
-        return Template("learner/page.html", context={"schedule": schedule, "feed": feed, "checkin_open": open_now,
-                                                      "followup": followup, "ratings": feedback.RATINGS})
+        page = await learner_page(me.id, now=now(request))
+        feed = await feed_box(me.id, settings(request), now=now(request), alarms=me.feed_alarms, nonce=page.feed_nonce)
+        return Template("learner/page.html", context={"schedule": page.schedule, "feed": feed,
+                                                      "checkin_open": page.checkin_open, "followup": page.followup,
+                                                      "ratings": feedback.RATINGS})
 
     @get("/checkin")
     async def checkin_page(self, request: Request) -> Template:

@@ -10,17 +10,18 @@ from server.db import (
     counts_beside,
     fetch,
     fetch_one,
-    in_list,
     name_or_email_contains,
     page_with_counts,
     write_transaction,
 )
 from server.services.attendance_events import Change, lock_for_change, record_change
 from server.services.clock import check_aware
+from server.services.materials import RECENT_DAYS
 from server.services.schedule import (
+    FACILITATES,
     SECTION_LEARNERS,
     SessionRow,
-    facilitated_cohorts,
+    facilitates_args,
     section_learners,
     session_rows,
 )
@@ -74,18 +75,42 @@ async def facilitator_sessions(person_id: int | None, *, now: datetime) -> tuple
     check_aware(now)
     if person_id is None:
         return await session_rows("s.ends_at > {}", now)
-    cohorts = await facilitated_cohorts(person_id)
-    return await session_rows(f"s.ends_at > {{}} AND (s.facilitator = {{}} OR s.cohort IN ({in_list(cohorts)}))",
-                              now, person_id, *cohorts)
+    return await session_rows(f"s.ends_at > {{}} AND {FACILITATES}", now, *facilitates_args(person_id))
+
+
+async def upcoming_and_recent(person_id: int | None, *,
+                              now: datetime) -> tuple[tuple[SessionRow, ...], tuple[SessionRow, ...]]:
+    """The facilitator's page in one query: `facilitator_sessions` (not yet ended) and
+    `materials.recent_sessions` (ended in the last RECENT_DAYS), both by start; None = every session."""
+    check_aware(now)
+    since = now - timedelta(days=RECENT_DAYS)
+    if person_id is None:
+        sessions = await session_rows("s.ends_at > {}", since)
+    else:
+        sessions = await session_rows(f"s.ends_at > {{}} AND {FACILITATES}", since, *facilitates_args(person_id))
+    return tuple(s for s in sessions if s.ends_at > now), tuple(s for s in sessions if s.ends_at <= now)
+
+
+# Whether a person runs session `s` or facilitates its cohort, as columns (`{}`: the person, the person, the
+# facilitator role): a page that reads the session checks access in the same statement.
+RUNS_COLUMNS = (", s.facilitator = {} AS runs, EXISTS (SELECT 1 FROM membership fm WHERE fm.cohort = s.cohort"
+                " AND fm.person = {} AND fm.role = {} AND fm.left_at IS NULL) AS facilitates")
+
+
+def runs_args(person_id: int) -> tuple:
+    return person_id, person_id, Membership.Role.facilitator.value
+
+
+def may_run(row: dict) -> bool:
+    """From a row read with RUNS_COLUMNS."""
+    return bool(row["runs"] or row["facilitates"])
 
 
 async def may_run_session(person_id: int, session_id: int) -> bool:
     """A facilitator may open a session's roster when they run it or facilitate its cohort."""
-    row = await fetch_one(
-        "SELECT s.facilitator = {} AS runs, EXISTS (SELECT 1 FROM membership m WHERE m.cohort = s.cohort"
-        " AND m.person = {} AND m.role = {} AND m.left_at IS NULL) AS facilitates FROM live_session s WHERE s.id = {}",
-        person_id, person_id, Membership.Role.facilitator.value, session_id)
-    return row is not None and bool(row["runs"] or row["facilitates"])
+    row = await fetch_one(f"SELECT {RUNS_COLUMNS[2:]} FROM live_session s WHERE s.id = {{}}",
+                          *runs_args(person_id), session_id)
+    return row is not None and may_run(row)
 
 
 async def session_roster(session_id: int, *, page: int | None = None, query: str = "") -> Roster | None:
@@ -96,39 +121,25 @@ async def session_roster(session_id: int, *, page: int | None = None, query: str
     sessions = await session_rows("s.id = {}", session_id)
     if not sessions:
         return None
-    session = sessions[0]
+    return await roster_of(sessions[0], page=page, query=query)
+
+
+async def roster_of(session: SessionRow, *, page: int | None = None, query: str = "") -> Roster:
+    """`session_roster` of a session already read (one query: the learners with their prework and marks)."""
     query = query.strip()
-    learners, total, matching, page_no = await _section_learners_page(session_id, page, query)
+    learners, total, matching, page_no = await _section_learners_page(session.id, page, query)
     pages = max(1, -(-matching // ROSTER_PAGE)) if page is not None else 1
-    shown = [p["id"] for p in learners]  # completions and marks of this page's learners only
-    # the session's prework and who of them did it, in one query
-    prework, done = [], set()
-    for row in await fetch(
-            "SELECT sp.module, mc.person FROM session_prework sp JOIN async_module am ON am.id = sp.module"
-            f" LEFT JOIN module_completion mc ON mc.module = sp.module AND mc.person IN ({in_list(shown)})"
-            " WHERE sp.session = {} ORDER BY am.due_at, sp.module", *shown, session_id):
-        if row["module"] not in prework:
-            prework.append(row["module"])
-        if row["person"] is not None:
-            done.add((row["module"], row["person"]))
-    marks = {
-        row["person"]: row
-        for row in await fetch(
-            "SELECT a.person, a.status, a.marked_at, p.name AS marked_by_name FROM attendance a"
-            f" LEFT JOIN person p ON p.id = a.marked_by WHERE a.session = {{}} AND a.person IN ({in_list(shown)})",
-            session_id, *shown)
-    }
     rows = tuple(
         RosterRow(
             person_id=p["id"],
             name=p["name"],
             email=p["email"],
             timezone=p["timezone"],
-            prework_done=sum(1 for module in prework if (module, p["id"]) in done),
-            prework_total=len(prework),
-            attendance=marks[p["id"]]["status"] if p["id"] in marks else None,
-            marked_by_name=marks[p["id"]]["marked_by_name"] if p["id"] in marks else None,
-            marked_at=marks[p["id"]]["marked_at"] if p["id"] in marks else None,
+            prework_done=int(p["prework_done"]),
+            prework_total=int(p["prework_total"]),
+            attendance=p["status"],
+            marked_by_name=p["marked_by_name"],
+            marked_at=p["marked_at"],
         )
         for p in learners
     )
@@ -147,9 +158,19 @@ async def _section_learners_page(session_id: int, page: int | None, query: str) 
 
     async def read(number: int | None) -> list[dict]:
         cut = f" LIMIT {ROSTER_PAGE} OFFSET {(number - 1) * ROSTER_PAGE}" if number is not None else ""
-        return await fetch(f"WITH numbers AS ({counts}) SELECT p.id, p.name, p.email, p.timezone,"
-                           f" {counts_beside('total', 'matching')}{SECTION_LEARNERS} AND {matches}"
-                           f" ORDER BY LOWER(p.name), p.email{cut}", *count_args, session_id, learner, *args)
+        # the page's learners (`r`), each with how much of the session's prework they did and their mark: read
+        # with them (they were two more queries)
+        return await fetch(
+            f"WITH numbers AS ({counts}) SELECT r.id, r.name, r.email, r.timezone, r.total, r.matching,"
+            " (SELECT COUNT(*) FROM session_prework sp WHERE sp.session = {}) AS prework_total,"
+            " (SELECT COUNT(*) FROM session_prework sp JOIN module_completion mc ON mc.module = sp.module"
+            " WHERE sp.session = {} AND mc.person = r.id) AS prework_done,"
+            " a.status, a.marked_at, mb.name AS marked_by_name"
+            f" FROM (SELECT p.id, p.name, p.email, p.timezone, {counts_beside('total', 'matching')}"
+            f"{SECTION_LEARNERS} AND {matches} ORDER BY LOWER(p.name), p.email{cut}) r"
+            " LEFT JOIN attendance a ON a.session = {} AND a.person = r.id LEFT JOIN person mb ON mb.id = a.marked_by"
+            " ORDER BY LOWER(r.name), r.email",
+            *count_args, session_id, session_id, session_id, learner, *args, session_id)
 
     rows, numbers, number = await page_with_counts(read, counts, count_args, page, ROSTER_PAGE)
     return rows, int(numbers["total"] or 0), int(numbers["matching"] or 0), number

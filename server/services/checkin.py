@@ -132,18 +132,34 @@ _WINDOWS = (
 _MY_SECTIONS = "SELECT section FROM membership WHERE person = {} AND role = {} AND left_at IS NULL"
 
 
+# The program's check-in settings as columns of a sessions read (`g` the session's program), for window_from.
+WINDOW_COLUMNS = (", g.checkin_opens_minutes AS opens, g.checkin_closes_minutes AS closes,"
+                  " g.late_after_minutes AS late")
+
+
 async def windows(condition: str, *args) -> list[Window]:
-    rows = await fetch(_WINDOWS.replace("{condition}", condition), *args)
-    return [
-        Window(
-            session_id=row["id"], cohort_id=row["cohort"], section_id=row["section"], starts_at=row["starts_at"],
-            ends_at=row["ends_at"], opens_at=row["starts_at"] - timedelta(minutes=row["opens"]),
-            closes_at=row["starts_at"] + timedelta(minutes=row["closes"]),
-            late_after=row["starts_at"] + timedelta(minutes=row["late"]),
-            cancelled=row["status"] == LiveSession.Status.cancelled.value,
-        )
-        for row in rows
-    ]
+    return [window_from(row) for row in await fetch(_WINDOWS.replace("{condition}", condition), *args)]
+
+
+def window_from(row: dict) -> Window:
+    """A session's window from a row with the session's id, cohort, section, starts_at, ends_at, status and
+    its program's WINDOW_COLUMNS."""
+    return Window(
+        session_id=row["id"], cohort_id=row["cohort"], section_id=row["section"], starts_at=row["starts_at"],
+        ends_at=row["ends_at"], opens_at=row["starts_at"] - timedelta(minutes=row["opens"]),
+        closes_at=row["starts_at"] + timedelta(minutes=row["closes"]),
+        late_after=row["starts_at"] + timedelta(minutes=row["late"]),
+        cancelled=row["status"] == LiveSession.Status.cancelled.value,
+    )
+
+
+# A window is at most a day each side of the start (program settings), so this bounds the search.
+NEAR = timedelta(days=1)
+
+
+def open_at(candidates: list[Window], now: datetime) -> list[Window]:
+    """The windows among `candidates` (by start) that are open at `now`."""
+    return [w for w in candidates if now - NEAR < w.starts_at < now + NEAR and w.state(now) == "open"]
 
 
 async def window_of(session_id: int) -> Window | None:
@@ -159,10 +175,9 @@ async def _learner_sections(person_id: int) -> set[int]:
 async def open_windows(person_id: int, *, now: datetime) -> list[Window]:
     """The learner's sessions whose check-in window is open now (one query)."""
     check_aware(now)
-    # a window is at most a day each side of the start (program settings), so this bounds the search
     near = await windows(f"s.section IN ({_MY_SECTIONS}) AND s.starts_at > {{}} AND s.starts_at < {{}}",
-                         person_id, Membership.Role.learner.value, now - timedelta(days=1), now + timedelta(days=1))
-    return [w for w in near if w.state(now) == "open"]
+                         person_id, Membership.Role.learner.value, now - NEAR, now + NEAR)
+    return open_at(near, now)
 
 
 def _local(instant: datetime, zone: str) -> str:
@@ -232,12 +247,13 @@ async def _section_size(section_id: int) -> int:
 
 
 async def panel(session_id: int, *, secret: str, base_url: str, now: datetime,
-                learners: int | None = None) -> Panel | None:
+                learners: int | None = None, window: Window | None = None) -> Panel | None:
     """The facilitator's check-in box: window state, the current code and its QR code while open, and the
     learners who checked in (newest first). A constant number of queries. `learners`: the section's number of
-    learners when the caller has just counted them (the roster page), else counted here."""
+    learners when the caller has just counted them (the roster page), else counted here; `window`: the
+    session's, when the caller read it with its own rows (the session page), else read here."""
     check_aware(now)
-    window = await window_of(session_id)
+    window = window or await window_of(session_id)
     if window is None:
         return None
     state = window.state(now)

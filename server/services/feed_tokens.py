@@ -46,7 +46,9 @@ async def _issue(person_id: int, secret_key: str, now: datetime) -> str:
     return token
 
 
-_CURRENT = "SELECT nonce FROM feed_token WHERE person = {} AND revoked_at IS NULL ORDER BY id DESC LIMIT 1"
+# The nonce of the person's current token (`{}`: the person); also a subquery of pages that read it beside
+# their own rows.
+CURRENT_NONCE = "SELECT nonce FROM feed_token WHERE person = {} AND revoked_at IS NULL ORDER BY id DESC LIMIT 1"
 
 
 async def feed_token_for(person_id: int, secret_key: str, *, now: datetime) -> str:
@@ -54,7 +56,7 @@ async def feed_token_for(person_id: int, secret_key: str, *, now: datetime) -> s
 
     Pages show the feed box on every visit, so the common case (a token exists) is one read, without the
     write transaction and the lock that issuing needs."""
-    row = await fetch_one(_CURRENT, person_id)
+    row = await fetch_one(CURRENT_NONCE, person_id)
     if row is not None:
         return make_token(secret_key, person_id, row["nonce"])
     async with write_transaction():

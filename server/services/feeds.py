@@ -15,7 +15,7 @@ from models.tables import Person
 from server.db import fetch_one
 from server.services.feed_content import CANCELLED_VISIBLE, collect, utc
 from server.services.feed_ical import render
-from server.services.feed_tokens import feed_urls_for
+from server.services.feed_tokens import feed_urls, feed_urls_for, make_token
 from server.settings import Settings
 
 
@@ -54,13 +54,19 @@ async def build_feed(person: dict, *, now: datetime, base_url: str) -> BuiltFeed
 # ------------------------------------------------------------------------------------------- the feed box
 
 
-async def feed_box(person_id: int, settings: Settings, *, now: datetime, alarms: bool | None = None) -> dict:
+async def feed_box(person_id: int, settings: Settings, *, now: datetime, alarms: bool | None = None,
+                   nonce: str | None = None) -> dict:
     """What partials/feed_link.html expects as `feed`: the person's feed URLs plus "feed_alarms" (read here
-    unless the caller passes the person row's `alarms`, as a page does with the row it signed in with)."""
+    unless the caller passes the person row's `alarms`, as a page does with the row it signed in with).
+    `nonce`: the current token's, when the page read it with its own rows (feed_tokens.CURRENT_NONCE as a
+    subquery); without it (or when the person has no token yet) it is read here, and a token issued if needed."""
     if alarms is None:
         row = await fetch_one("SELECT feed_alarms FROM person WHERE id = {}", person_id)
         alarms = bool(row and row["feed_alarms"])
-    urls = await feed_urls_for(person_id, secret_key=settings.secret_key, base_url=settings.base_url, now=now)
+    if nonce is not None:
+        urls = feed_urls(settings.base_url, make_token(settings.secret_key, person_id, nonce))
+    else:
+        urls = await feed_urls_for(person_id, secret_key=settings.secret_key, base_url=settings.base_url, now=now)
     return {**urls, "feed_alarms": bool(alarms)}
 
 

@@ -18,7 +18,13 @@ from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
-from server.services.schedule import SessionRow, facilitated_cohorts, learner_memberships, session_rows
+from server.services.schedule import (
+    FACILITATES,
+    SessionRow,
+    facilitates_args,
+    learner_memberships,
+    session_rows,
+)
 
 KINDS = tuple(kind.value for kind in SessionMaterial.Kind)
 KIND_LABELS = {"recording": "Recording", "slides": "Slides", "notes": "Notes", "link": "Link"}
@@ -95,22 +101,37 @@ async def delete_material(session_id: int, material_id: int) -> bool:
     return True
 
 
+# A session's materials as columns of a read (`m` the material, `mp` who added it): for a page that reads them
+# in the same statement as its sessions (LEFT JOIN: a session without materials gives NULLs).
+MATERIAL_COLUMNS = (", m.id AS material_id, m.session AS material_session, m.kind AS material_kind,"
+                    " m.title AS material_title, m.url AS material_url, m.text AS material_text,"
+                    " m.created_at AS material_created_at, mp.name AS material_added_by")
+MATERIAL_JOINS = (" LEFT JOIN session_material m ON m.session = s.id"
+                  " LEFT JOIN person mp ON mp.id = m.added_by")
+MATERIAL_ORDER = ", m.created_at, m.id"  # oldest first
+
+
+def material_of(row: dict) -> Material:
+    """The material of a row read with MATERIAL_COLUMNS (its `material_id` not null)."""
+    text = row["material_text"] or ""
+    return Material(
+        id=row["material_id"], session_id=row["material_session"], kind=row["material_kind"],
+        title=row["material_title"], url=row["material_url"] or "", text=text, html=render_markdown(text),
+        added_by_name=row["material_added_by"] or "", created_at=row["material_created_at"],
+    )
+
+
 async def session_materials(session_ids: list[int]) -> dict[int, list[Material]]:
     """Each session's materials, oldest first (one query whatever the number of sessions)."""
     if not session_ids:
         return {}
     ids = sorted(set(session_ids))
     rows = await fetch(
-        f"SELECT m.id, m.session, m.kind, m.title, m.url, m.text, m.created_at, p.name AS added_by_name"
-        f" FROM session_material m LEFT JOIN person p ON p.id = m.added_by WHERE m.session IN ({in_list(ids)})"
-        f" ORDER BY m.created_at, m.id", *ids)
+        f"SELECT {MATERIAL_COLUMNS[2:]} FROM session_material m LEFT JOIN person mp ON mp.id = m.added_by"
+        f" WHERE m.session IN ({in_list(ids)}) ORDER BY m.created_at, m.id", *ids)
     by_session: dict[int, list[Material]] = defaultdict(list)
     for row in rows:
-        by_session[row["session"]].append(Material(
-            id=row["id"], session_id=row["session"], kind=row["kind"], title=row["title"], url=row["url"] or "",
-            text=row["text"] or "", html=render_markdown(row["text"] or ""),
-            added_by_name=row["added_by_name"] or "", created_at=row["created_at"],
-        ))
+        by_session[row["material_session"]].append(material_of(row))
     return dict(by_session)
 
 
@@ -139,6 +160,4 @@ async def recent_sessions(person_id: int | None, *, now: datetime) -> tuple[Sess
     since = now - timedelta(days=RECENT_DAYS)
     if person_id is None:
         return await session_rows(window, now, since)
-    cohorts = await facilitated_cohorts(person_id)
-    return await session_rows(f"{window} AND (s.facilitator = {{}} OR s.cohort IN ({in_list(cohorts)}))",
-                              now, since, person_id, *cohorts)
+    return await session_rows(f"{window} AND {FACILITATES}", now, since, *facilitates_args(person_id))

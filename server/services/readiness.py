@@ -14,7 +14,7 @@ from typing import NamedTuple
 from models.tables import Attendance, LiveSession, Membership
 from server.db import fetch, in_list
 from server.services.clock import check_aware
-from server.services.schedule import SessionRow, completions, prework_by_session, session_rows
+from server.services.schedule import SessionRow, completions, session_rows
 
 ATTENDED = frozenset({Attendance.Status.present.value, Attendance.Status.late.value})
 
@@ -113,14 +113,50 @@ class ManagerReadiness:
     cohorts: tuple[CohortRates, ...]  # by name
 
 
+# My current reports, one row per membership (a cohort and a person).
+_REPORTS = (
+    "SELECT m.cohort, m.section, c.name AS cohort_name, p.id AS person_id, p.name, p.email FROM membership m"
+    " JOIN cohort c ON c.id = m.cohort JOIN person p ON p.id = m.person"
+    " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL"
+)
+
+
+def _cohorts_sql(cohort_ids: list[int], session_ids: list[int]) -> str:
+    """My reports' cohorts, each with the attendance of my reports in its started sessions (marked, of it
+    present or late), each of its modules with how many of my reports in it did it (a cohort without modules:
+    one row of NULLs), and each of the upcoming sessions `session_ids` that needs the module as prework (a row
+    each). The counts are grouped in derived tables, computed once (a count per module row ran again for each
+    prework row). `{}`: the attended statuses, the manager, the learner role, now, the manager, the learner role,
+    `session_ids`, `cohort_ids`.
+
+    The reports' ids are read first and passed as lists: with them as subqueries, PostgreSQL's plan for tables
+    it has no statistics on yet (a new install) scanned the memberships once per prework row (1.1 ms)."""
+    return (
+        "SELECT c.id AS cohort, att.marked, att.attended, am.id, am.title, am.due_at, done.n AS done_by_reports,"
+        " sp.session AS prework_of"
+        " FROM cohort c LEFT JOIN (SELECT s.cohort, COUNT(*) AS marked,"
+        " SUM(CASE WHEN a.status IN ({}, {}) THEN 1 ELSE 0 END) AS attended"
+        " FROM attendance a JOIN live_session s ON s.id = a.session"
+        " JOIN membership m ON m.person = a.person AND m.cohort = s.cohort"
+        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL AND s.starts_at <= {} GROUP BY s.cohort) att"
+        " ON att.cohort = c.id LEFT JOIN async_module am ON am.cohort = c.id"
+        " LEFT JOIN (SELECT mc.module, COUNT(*) AS n FROM module_completion mc"
+        " JOIN async_module dm ON dm.id = mc.module JOIN membership m ON m.person = mc.person AND m.cohort = dm.cohort"
+        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL GROUP BY mc.module) done ON done.module = am.id"
+        f" LEFT JOIN session_prework sp ON sp.module = am.id AND sp.session IN ({in_list(session_ids)})"
+        f" WHERE c.id IN ({in_list(cohort_ids)})"
+    )
+
+
 async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadiness:
-    """Readiness of the manager's reports (Membership.manager = the manager) for upcoming sessions, and rates."""
+    """Readiness of the manager's reports (Membership.manager = the manager) for upcoming sessions, and rates.
+
+    Four queries (my reports; the upcoming sessions of their sections; their cohorts with attendance and
+    modules, each module with its completions and the upcoming sessions that need it; the reports' completions
+    of that prework): the cohorts' modules, the prework and the attendance were three queries of their own."""
     check_aware(now)
-    reports = await fetch(
-        "SELECT m.cohort, m.section, c.name AS cohort_name, p.id AS person_id, p.name, p.email FROM membership m"
-        " JOIN cohort c ON c.id = m.cohort JOIN person p ON p.id = m.person"
-        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL",
-        manager_id, Membership.Role.learner.value)
+    mine = (manager_id, Membership.Role.learner.value)
+    reports = await fetch(_REPORTS, *mine)
     if not reports:
         return ManagerReadiness(sessions=(), cohorts=())
     person_ids = sorted({r["person_id"] for r in reports})
@@ -131,20 +167,23 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
     if section_ids:
         upcoming = await session_rows(f"s.section IN ({in_list(section_ids)}) AND s.starts_at > {{}} AND s.status = {{}}",
                                       *section_ids, now, LiveSession.Status.scheduled.value)
-    prework = await prework_by_session([s.id for s in upcoming])
-    # each module with how many of the manager's reports in its cohort did it, counted in SQL (every report's
-    # every completion was read and counted in Python: most of a page of 100 reports)
-    modules = await fetch(
-        "SELECT am.id, am.cohort, am.title, am.due_at, (SELECT COUNT(*) FROM module_completion mc"
-        " JOIN membership m ON m.person = mc.person AND m.cohort = am.cohort WHERE mc.module = am.id"
-        " AND m.manager = {} AND m.role = {} AND m.left_at IS NULL) AS done_by_reports"
-        f" FROM async_module am WHERE am.cohort IN ({in_list(cohort_ids)})",
-        manager_id, Membership.Role.learner.value, *cohort_ids)
-    module_by_id = {m["id"]: m for m in modules}
+    session_ids = [s.id for s in upcoming]
+    modules, attendance, prework = {}, {}, {}  # prework: session -> its modules' rows
+    for row in await fetch(_cohorts_sql(cohort_ids, session_ids), *sorted(ATTENDED), *mine, now, *mine,
+                           *session_ids, *cohort_ids):
+        attendance[row["cohort"]] = (int(row["marked"] or 0), int(row["attended"] or 0))
+        if row["id"] is not None:
+            row["done_by_reports"] = int(row["done_by_reports"] or 0)
+            modules.setdefault(row["id"], row)
+            if row["prework_of"] is not None:
+                prework.setdefault(row["prework_of"], []).append(row)
+    modules = list(modules.values())
+    for needed in prework.values():
+        needed.sort(key=lambda m: (m["due_at"], m["id"]))
     done: dict[int, set[int]] = {}  # person -> prework modules done (the prework's completions only)
-    for module, person in await completions(person_ids, [m for needed in prework.values() for m in needed]):
+    for module, person in await completions(person_ids, [m["id"] for needed in prework.values() for m in needed]):
         done.setdefault(person, set()).add(module)
-    done_sets = {person: frozenset(modules) for person, modules in done.items()}
+    done_sets = {person: frozenset(did) for person, did in done.items()}
 
     by_section: dict[tuple[int, int], list[dict]] = {}  # (cohort, section) -> reports by name, sorted once
     by_cohort: dict[int, list[dict]] = {}
@@ -153,13 +192,11 @@ async def manager_readiness(manager_id: int, *, now: datetime) -> ManagerReadine
         if r["section"] is not None:
             by_section.setdefault((r["cohort"], r["section"]), []).append(r)
     sessions = tuple(
-        SessionReadiness(session=session, prework_titles=tuple(module_by_id[m]["title"] for m in needed),
+        SessionReadiness(session=session, prework_titles=tuple(m["title"] for m in needed),
                          reports=tuple(by_section.get((session.cohort_id, session.section_id), ())),
-                         prework=tuple(needed),
-                         done=done_sets)
-        for session in upcoming for needed in (prework.get(session.id, []),))
+                         prework=tuple(m["id"] for m in needed), done=done_sets)
+        for session in upcoming for needed in (prework.get(session.id, ()),))
 
-    attendance = await _attendance_counts(manager_id, now=now)
     cohorts = []
     for cohort_id in cohort_ids:
         people = {r["person_id"] for r in by_cohort[cohort_id]}
@@ -205,16 +242,3 @@ def session_label(session: SessionRow) -> str:
     """`Support Atlantic - March 2027 (section a)` — what a person calls a session besides its time."""
     section = session.section_key.rsplit("/", 1)[-1]
     return f"{session.cohort_name} (section {section})" if section else session.cohort_name
-
-
-
-async def _attendance_counts(manager_id: int, *, now: datetime) -> dict[int, tuple[int, int]]:
-    """cohort id -> (attendance marked, of it present or late) of the manager's current reports in that cohort,
-    for sessions that have started: counted in SQL (every mark of every report was read and counted in Python)."""
-    rows = await fetch(
-        "SELECT s.cohort, COUNT(*) AS marked, SUM(CASE WHEN a.status IN ({}, {}) THEN 1 ELSE 0 END) AS attended"
-        " FROM attendance a JOIN live_session s ON s.id = a.session"
-        " JOIN membership m ON m.person = a.person AND m.cohort = s.cohort"
-        " WHERE m.manager = {} AND m.role = {} AND m.left_at IS NULL AND s.starts_at <= {} GROUP BY s.cohort",
-        *sorted(ATTENDED), manager_id, Membership.Role.learner.value, now)
-    return {row["cohort"]: (int(row["marked"]), int(row["attended"] or 0)) for row in rows}

@@ -85,6 +85,16 @@ async def facilitated_cohorts(person_id: int) -> list[int]:
     return sorted(row["cohort"] for row in rows)
 
 
+# Sessions a facilitator reaches: those they run and those of cohorts they facilitate, as a condition on `s` (the
+# live_session row; `{}`: the person, the person, the facilitator role). A subquery: no read of the cohorts first.
+FACILITATES = ("(s.facilitator = {} OR s.cohort IN (SELECT cohort FROM membership WHERE person = {} AND role = {}"
+               " AND left_at IS NULL))")
+
+
+def facilitates_args(person_id: int) -> tuple:
+    return person_id, person_id, Membership.Role.facilitator.value
+
+
 # The current learners of a session's section (`s` the session, `m` their membership, `p` the person); `{}`: the
 # session, then the learner role.
 SECTION_LEARNERS = (" FROM live_session s JOIN membership m ON m.section = s.section AND m.cohort = s.cohort"
@@ -98,29 +108,40 @@ async def section_learners(session_id: int) -> list[dict]:
 
 
 # The sessions a page lists, each with its units' titles in teaching order (one row per unit, none without):
-# `condition` is SQL on `s` (the live_session row), `{}` for each argument. The titles came from a second query.
+# `{condition}` is SQL on `s` (the live_session row), `{}` for each argument. The titles came from a second query.
+# A page that reads more of each session in the same statement adds `{columns}` and `{joins}` (`{order}` keeps
+# the rows a join multiplies in a fixed order); `sessions_of` folds the rows back into sessions.
 _SESSIONS = (
     "SELECT s.id, s.cohort, c.name AS cohort_name, s.section, x.key AS section_key, s.starts_at, s.ends_at,"
-    " s.join_url, s.status, s.facilitator, p.name AS facilitator_name, u.title AS unit_title"
+    " s.join_url, s.status, s.facilitator, p.name AS facilitator_name, u.title AS unit_title{columns}"
     " FROM live_session s LEFT JOIN cohort c ON c.id = s.cohort LEFT JOIN section x ON x.id = s.section"
     " LEFT JOIN person p ON p.id = s.facilitator"
-    " LEFT JOIN session_unit su ON su.session = s.id LEFT JOIN unit u ON u.id = su.unit"
-    " WHERE {condition} ORDER BY s.starts_at, s.id, su.position, su.id"
+    " LEFT JOIN session_unit su ON su.session = s.id LEFT JOIN unit u ON u.id = su.unit{joins}"
+    " WHERE {condition} ORDER BY s.starts_at, s.id, su.position, su.id{order}"
 )
 
 
-async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
-    """Sessions matching `condition` (SQL on `s`, the live_session row; None: no sessions), by start."""
-    if condition is None:
-        return ()
-    sessions: dict[int, dict] = {}  # by id, in the query's order; a session's rows follow one another
-    for row in await fetch(_SESSIONS.replace("{condition}", condition), *args):
-        first = sessions.setdefault(row["id"], row)
-        titles = first.setdefault("units", [])
-        if row["unit_title"] is not None and row["unit_title"] not in titles:
-            titles.append(row["unit_title"])
-    return tuple(
-        SessionRow(
+def sessions_sql(condition: str, *, columns: str = "", joins: str = "", order: str = "") -> str:
+    """The sessions query with `condition`; `columns` (", a.x AS y"), `joins` (" LEFT JOIN ...") and `order`
+    (", m.id") extend it. Its `{}` arguments come in the text's order: those of `joins`, then of `condition`."""
+    return (_SESSIONS.replace("{columns}", columns).replace("{joins}", joins).replace("{order}", order)
+            .replace("{condition}", condition))
+
+
+def sessions_of(rows: list[dict]) -> list[tuple[SessionRow, list[dict]]]:
+    """The sessions query's rows folded into sessions, in its order, each with all of its rows (one per unit,
+    and per whatever else a page joined)."""
+    sessions: dict[int, list[dict]] = {}  # by id, in the query's order; a session's rows follow one another
+    for row in rows:
+        sessions.setdefault(row["id"], []).append(row)
+    folded = []
+    for own in sessions.values():
+        titles: list[str] = []
+        for row in own:
+            if row["unit_title"] is not None and row["unit_title"] not in titles:
+                titles.append(row["unit_title"])
+        row = own[0]
+        folded.append((SessionRow(
             id=row["id"],
             cohort_id=row["cohort"],
             cohort_name=row["cohort_name"],
@@ -132,10 +153,16 @@ async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
             cancelled=row["status"] == LiveSession.Status.cancelled.value,
             facilitator_id=row["facilitator"],
             facilitator_name=row["facilitator_name"] or "",
-            units=tuple(row["units"]),
-        )
-        for row in sessions.values()
-    )
+            units=tuple(titles),
+        ), own))
+    return folded
+
+
+async def session_rows(condition: str | None, *args) -> tuple[SessionRow, ...]:
+    """Sessions matching `condition` (SQL on `s`, the live_session row; None: no sessions), by start."""
+    if condition is None:
+        return ()
+    return tuple(session for session, _ in sessions_of(await fetch(sessions_sql(condition), *args)))
 
 
 async def prework_by_session(session_ids: list[int]) -> dict[int, list[int]]:
@@ -193,21 +220,27 @@ async def _module_rows(condition: str, person_id: int, *args, now: datetime,
         f" LEFT JOIN module_completion mc ON mc.module = am.id AND mc.person = {{}}"
         f" WHERE {condition}{one}",
         person_id, *args, *([module_id] if module_id is not None else []))
-    modules = [
-        ModuleRow(
-            id=row["id"],
-            title=row["title"],
-            minutes=row["minutes"],
-            release_at=row["release_at"],
-            due_at=row["due_at"],
-            cohort_name=row["cohort_name"],
-            done=row["done"] is not None,
-            overdue=row["due_at"] < now and row["done"] is None,
-        )
-        for row in rows
-    ]
-    modules.sort(key=lambda m: (m.due_at, m.title, m.id))
-    return tuple(modules)
+    return tuple(sorted((module_of(row, now) for row in rows), key=module_order))
+
+
+def module_of(row: dict, now: datetime) -> ModuleRow:
+    """A module row (id, title, minutes, release_at, due_at, cohort_name, and `done`: the completion's id or
+    None) as the learner sees it at `now`."""
+    return ModuleRow(
+        id=row["id"],
+        title=row["title"],
+        minutes=row["minutes"],
+        release_at=row["release_at"],
+        due_at=row["due_at"],
+        cohort_name=row["cohort_name"],
+        done=row["done"] is not None,
+        overdue=row["due_at"] < now and row["done"] is None,
+    )
+
+
+def module_order(module: ModuleRow) -> tuple:
+    """How modules are listed: by due instant, then title."""
+    return module.due_at, module.title, module.id
 
 
 def progress_of(modules: Iterable[ModuleRow]) -> Progress:

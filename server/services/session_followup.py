@@ -70,14 +70,34 @@ async def learner_followup(person_id: int, sessions: tuple[SessionRow, ...], *, 
             if r["status"] is not None:
                 absent.add(r["id"])
             if r["rated"] is not None:
-                mine[r["id"]] = MyFeedback(session_id=r["id"], rating=r["rating"], comment=r["comment"] or "")
-    cohorts = await _my_cohorts(person_id)
-    boards = tuple({"id": c["id"], "name": c["name"]} for c in cohorts)
+                mine[r["id"]] = my_feedback_of(r)
+    return followup_of(sessions, materials, absent, mine, await _my_cohorts(person_id), now=now)
+
+
+# Where the person was marked absent and their feedback, as columns of a sessions read (`s` the session); the
+# joins' `{}`: the person, the absent status, the person. One row at most each (unique per session and person).
+MINE_COLUMNS = ", a.status AS my_status, f.session AS rated, f.rating, f.comment"
+MINE_JOINS = (" LEFT JOIN attendance a ON a.session = s.id AND a.person = {} AND a.status = {}"
+              " LEFT JOIN session_feedback f ON f.session = s.id AND f.person = {}")
+
+
+def mine_args(person_id: int) -> tuple:
+    return person_id, Attendance.Status.absent.value, person_id
+
+
+def my_feedback_of(row: dict) -> MyFeedback:
+    return MyFeedback(session_id=row["id"], rating=row["rating"], comment=row["comment"] or "")
+
+
+def followup_of(sessions: tuple[SessionRow, ...], materials: dict[int, list[Material]], absent: set[int],
+                mine: dict[int, MyFeedback], cohorts: list[dict], *, now: datetime) -> Followup:
+    """The follow-up from what was read: `absent` (sessions where I was marked absent), `mine` (my feedback
+    by session), `cohorts` (my cohorts' id, name, program_name and support, by name)."""
     return Followup(
         materials=materials,
         feedback=mine,
         rateable=frozenset(s.id for s in sessions if can_rate(s.starts_at, s.cancelled, now=now) and s.id not in absent),
         missed=tuple(s for s in sessions if s.id in absent and materials.get(s.id)),
-        boards=boards,
+        boards=tuple({"id": c["id"], "name": c["name"]} for c in cohorts),
         support=_support_of(cohorts),
     )
