@@ -31,8 +31,9 @@ def _together(cohort_id: int) -> tuple | None:
 
 def _cohort(name: str) -> int:
     async def build() -> int:
-        program = await Program.objects().first() or Program(slug="p", name="Program")
-        if program.id is None:
+        program = await Program.objects().first()
+        if program is None:
+            program = Program(slug="p", name="Program")
             await program.save()
         cohort = Cohort(program=program.id, name=name, start_date=date(2027, 3, 8), weeks=2, timezone="UTC")
         await cohort.save()
@@ -81,3 +82,46 @@ def test_the_cohort_with_its_staff_is_what_the_three_reads_give(db):
     assert _together(bare) == _separately(bare)
     assert _together(bare)[1:] == ([], [])
     assert _together(staffed + bare + 1) is None
+
+
+def test_former_members_count_their_modules_and_attended_sessions_in_this_cohort_only(db):
+    """`lifecycle.former_members` counts in one query (subqueries per row): present and late count as attended,
+    absent and excused do not; another cohort's sessions and modules do not count; current members are not
+    listed; a former member with no history counts zero."""
+    from models.tables import AsyncModule, Attendance, LiveSession, ModuleCompletion, Section, Unit
+    from server.services import lifecycle
+
+    here, there = _cohort("Here"), _cohort("There")
+    fay = make_person("fay@example.org", "facilitator", name="Fay")
+    left_busy = make_person("busy@example.org", name="Busy")
+    left_idle = make_person("idle@example.org", name="Idle")
+    staying = make_person("stay@example.org", name="Stay")
+    _member(here, left_busy.id, "learner", left=True)
+    _member(here, left_idle.id, "learner", left=True)
+    _member(here, staying.id, "learner")
+    _member(there, left_busy.id, "learner")
+
+    async def history() -> None:
+        unit = Unit(program=(await Program.objects().first()).id, slug="u", title="U", minutes=30)
+        await unit.save()
+        for cohort, statuses, modules in ((here, ["present", "late", "absent", "excused", "present"], 2),
+                                          (there, ["present", "late"], 1)):
+            section = Section(cohort=cohort, key=f"s{cohort}")
+            await section.save()
+            for n, status in enumerate(statuses):
+                session = LiveSession(cohort=cohort, section=section.id, key=f"k{n}", uid=f"{cohort}-{n}@x",
+                                      starts_at=NOW, ends_at=NOW + timedelta(hours=1), facilitator=fay.id)
+                await session.save()
+                await Attendance(session=session.id, person=left_busy.id, status=status).save()
+                await Attendance(session=session.id, person=staying.id, status="present").save()
+            for n in range(modules):
+                module = AsyncModule(cohort=cohort, unit=unit.id, key=f"m{n}", uid=f"m{cohort}-{n}@x", title="M",
+                                     minutes=30, release_at=NOW, due_at=NOW + timedelta(days=7))
+                await module.save()
+                await ModuleCompletion(module=module.id, person=left_busy.id).save()
+
+    run(history())
+    former = run(lifecycle.former_members(here))
+    assert [(f["name"], f["modules_done"], f["sessions_attended"]) for f in former] == [
+        ("Idle", 0, 0), ("Busy", 2, 3)]  # newest first: same left_at, then the later membership
+    assert run(lifecycle.former_members(there)) == []
