@@ -26,7 +26,7 @@ from server.errors import UserError
 from server.jobs import queue
 from server.services import cohorts as cohort_service
 from server.services import labels, planner_runs
-from server.services.planning import planner_people, problem_from_db
+from server.services.planning import planner_people_and_unit_titles, problem_from_db
 from server.templating import local_text
 
 DEFAULT_TIME_LIMIT = 10
@@ -64,9 +64,9 @@ async def result_context(run: dict) -> dict:
         return context
     plan = _plan_of(stored) if isinstance(stored, str) else pl.plan_from_dict(run["result"])
     emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
-    people = await planner_people(emails | {e for c in plan.cohorts for s in c.sections for e in s.learners})
+    people, titles = await planner_people_and_unit_titles(
+        emails | {e for c in plan.cohorts for s in c.sections for e in s.learners}, run["program"])
     by_name = {row["name"]: row for row in cohort_rows}
-    titles = await labels.unit_titles(run["program"])
     cohorts = []
     for cp in plan.cohorts:
         row = by_name.get(cp.name)
