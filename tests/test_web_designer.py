@@ -190,6 +190,7 @@ def test_the_people_list_comes_in_pages_by_name_and_can_be_searched(designer):
         sign_in(client, designer.email)
         first, second = client.get("/people"), client.get("/people?page=2")
         found, literal = client.get("/people?q=PERSON 05"), client.get("/people?q=%25_")
+        past, nobody = client.get("/people?page=9"), client.get("/people?q=zzz&page=3")  # counts read apart
         late = run(Person.select(Person.id).where(Person.email == "p055@example.org").first())["id"]
         short = post_form(client, f"/people/{late}/password", {"password": "short"})
     everyone = sorted(["100%_done", "Dee Signer"] + [f"Person {i:03d}" for i in range(PEOPLE_PAGE + 10)])
@@ -198,6 +199,8 @@ def test_the_people_list_comes_in_pages_by_name_and_can_be_searched(designer):
     assert names(second.text) == everyone[PEOPLE_PAGE:] and "Page 2 of 2" in second.text
     assert names(found.text) == [f"Person {i:03d}" for i in range(50, 60)] and f"({total} in all)" in found.text
     assert names(literal.text) == ["100%_done"]  # % and _ are matched as themselves
+    assert names(past.text) == everyone[PEOPLE_PAGE:] and "Page 2 of 2" in past.text  # past the end: the last
+    assert names(nobody.text) == [] and "Nobody matches “zzz”." in nobody.text and ">Show everyone</a>" in nobody.text
     # an error about someone on page 2 shows their row with it
     assert short.status_code == 400 and names(short.text) == ["Person 055"] and "at least 10 characters" in short.text
 

@@ -91,8 +91,10 @@ class CohortController(Controller):
 
     async def _cohort_context(self, request: Request, cohort_id: int, *, page: int = 1, query: str = "",
                               **extra) -> dict:
-        cohort = await cohort_or_404(cohort_id)
-        facilitators = await cohorts.facilitators(cohort_id)
+        head = await cohorts.cohort_with_staff(cohort_id, now(request))
+        if head is None:
+            raise NotFoundException(f"no cohort {cohort_id}")
+        cohort = head.cohort
         members = await cohorts.members_page(cohort_id, page, query)
         context = {
             "cohort": cohort,
@@ -106,8 +108,8 @@ class CohortController(Controller):
             "member_errors": {},
             "day_names": DAY_NAMES,
             "member_roles": MEMBER_ROLES,
-            "facilitators": facilitators,
-            "absences": await absences.upcoming([f["id"] for f in facilitators], now(request)),
+            "facilitators": head.facilitators,
+            "absences": head.absences,
             "former": await lifecycle.former_members(cohort_id),
             "changes": await roster_changes.of_cohort(cohort_id, limit=20),
             "absence_values": {},

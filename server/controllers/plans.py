@@ -26,7 +26,7 @@ from server.errors import UserError
 from server.jobs import queue
 from server.services import cohorts as cohort_service
 from server.services import labels, planner_runs
-from server.services.planning import planner_people, problem_from_db
+from server.services.planning import planner_people_and_unit_titles, problem_from_db
 from server.templating import local_text
 
 DEFAULT_TIME_LIMIT = 10
@@ -50,7 +50,7 @@ def _plan_of(result_text: str) -> pl.Plan:
 async def result_context(run: dict) -> dict:
     """Everything the result fragment shows, from the run row and the people it names."""
     stored = run["result"]
-    run["result"] = json_value(stored, {})
+    run["result"] = _result_of(stored) if isinstance(stored, str) else json_value(stored, {})
     run["changes"] = json_value(run["changes"], [])
     run["cohort_names"] = json_value(run["cohort_names"], [])
     cohort_rows = await cohort_service.cohorts_named(run["program"], run["cohort_names"])
@@ -64,14 +64,41 @@ async def result_context(run: dict) -> dict:
         return context
     plan = _plan_of(stored) if isinstance(stored, str) else pl.plan_from_dict(run["result"])
     emails = {s.facilitator for c in plan.cohorts for s in c.sessions}
-    people = await planner_people(emails | {e for c in plan.cohorts for s in c.sections for e in s.learners})
+    people, titles = await planner_people_and_unit_titles(
+        emails | {e for c in plan.cohorts for s in c.sections for e in s.learners}, run["program"])
     by_name = {row["name"]: row for row in cohort_rows}
-    titles = await labels.unit_titles(run["program"])
-    cohorts = []
+    homes = tuple(sorted((row["name"], row["start_date"], row["weeks"], row["timezone"]) for row in cohort_rows))
+    if isinstance(stored, str):  # everything the weeks are made of is in the key: as current as the rows read
+        weeks = _weeks_cached(stored, tuple(sorted(people.items())), tuple(sorted(titles.items())), homes)
+    else:
+        weeks = _weeks_of(plan, people, titles, homes)
+    cohorts = [{"plan": cp, "cohort": by_name.get(cp.name), "weeks": cohort_weeks}
+               for cp, cohort_weeks in zip(plan.cohorts, weeks, strict=True)]
+    gap = None
+    if plan.bound:
+        gap = abs((plan.bound - plan.objective) / plan.bound)
+    elif plan.objective == plan.bound:
+        gap = 0.0
+    context.update(plan=plan, cohorts=cohorts, gap=gap)
+    return context
+
+
+@lru_cache(maxsize=32)
+def _result_of(result_text: str) -> dict:
+    """A run's stored result as a dict, parsed once per worker (the page only reads it: never change it)."""
+    return json_value(result_text, {})
+
+
+def _weeks_of(plan: pl.Plan, people: dict[str, p.Person], titles: dict[str, str],
+              homes: tuple[tuple, ...]) -> list[list[tuple[int, list[dict]]]]:
+    """Each planned cohort's sessions by program week, with their labels, the facilitator's local time and the
+    learners it puts outside their hours. Pure: the plan, the people and unit titles read, and each cohort's
+    (name, start date, weeks, zone) from `homes`."""
+    home_of = {name: p.Cohort(name=name, start=start, weeks=weeks, members=(), timezone=zone)
+               for name, start, weeks, zone in homes}
+    result = []
     for cp in plan.cohorts:
-        row = by_name.get(cp.name)
-        home = p.Cohort(name=cp.name, start=row["start_date"], weeks=row["weeks"], members=(),
-                        timezone=row["timezone"]) if row else None
+        home = home_of.get(cp.name)
         learners_of = {s.id: s.learners for s in cp.sections}
         weeks: dict[int, list[dict]] = defaultdict(list)
         for session in cp.sessions:
@@ -96,14 +123,16 @@ async def result_context(run: dict) -> dict:
                 "outside": outside,
                 "learners": len(learners_of.get(session.section, ())),
             })
-        cohorts.append({"plan": cp, "cohort": row, "weeks": sorted(weeks.items())})
-    gap = None
-    if plan.bound:
-        gap = abs((plan.bound - plan.objective) / plan.bound)
-    elif plan.objective == plan.bound:
-        gap = 0.0
-    context.update(plan=plan, cohorts=cohorts, gap=gap)
-    return context
+        result.append(sorted(weeks.items()))
+    return result
+
+
+@lru_cache(maxsize=32)
+def _weeks_cached(result_text: str, people: tuple, titles: tuple, homes: tuple) -> list:
+    """`_weeks_of` once per worker for the same inputs (the run page is polled and revisited; the weeks took a
+    quarter of its time). The key holds every input, read fresh on each request, so a changed name, zone,
+    hours, title or cohort gives new weeks; the result is shared between requests: only read it."""
+    return _weeks_of(_plan_of(result_text), dict(people), dict(titles), homes)
 
 
 class PlanController(Controller):

@@ -18,6 +18,7 @@ from server.db import (
     write_transaction,
 )
 from server.services import roster_changes
+from server.services.absences import days_of
 from server.services.people import ROLE_RANK, days_from_names
 
 MEMBER_ROLES = tuple(role.value for role in Membership.Role)
@@ -36,6 +37,54 @@ async def cohort(cohort_id: int) -> dict | None:
     """The cohort row with its `program_name`."""
     return await fetch_one("SELECT c.*, g.name AS program_name FROM cohort c LEFT JOIN program g ON g.id = c.program"
                            " WHERE c.id = {}", cohort_id)
+
+
+@dataclass(frozen=True)
+class CohortStaff:
+    """A cohort's page head: the cohort (as `cohort`), its facilitators (as `facilitators`) and their absences
+    that have not ended (as `absences.upcoming` lists them)."""
+    cohort: dict
+    facilitators: list[dict]
+    absences: list[dict]
+
+
+# One row per (facilitator, upcoming absence): the cohort's columns, then the facilitator's (f_), then the
+# absence's (a_); a facilitator with no absence has one row with the a_ columns null, a cohort with no
+# facilitator one row with both null. Three lists in one round trip (they were three queries).
+_COHORT_STAFF = (
+    "SELECT c.*, g.name AS program_name, m.id AS f_membership, f.id AS f_id, f.name AS f_name, f.email AS f_email,"
+    " f.timezone AS f_timezone, a.id AS a_id, a.starts_at AS a_starts_at, a.ends_at AS a_ends_at,"
+    " a.note AS a_note, a.created_by AS a_created_by, a.created_at AS a_created_at"
+    " FROM cohort c LEFT JOIN program g ON g.id = c.program"
+    " LEFT JOIN membership m ON m.cohort = c.id AND m.role = {} AND m.left_at IS NULL"
+    " LEFT JOIN person f ON f.id = m.person"
+    " LEFT JOIN absence a ON a.person = f.id AND a.ends_at > {}"
+    " WHERE c.id = {} ORDER BY f.name, f.id, m.id, a.starts_at, a.id"
+)
+_STAFF_COLUMNS = ("f_membership", "f_id", "f_name", "f_email", "f_timezone", "a_id", "a_starts_at", "a_ends_at",
+                  "a_note", "a_created_by", "a_created_at")
+
+
+async def cohort_with_staff(cohort_id: int, now: datetime) -> CohortStaff | None:
+    """The cohort row with its `program_name`, its facilitators (`facilitators`' rows and order) and their
+    upcoming absences (`absences.upcoming`'s rows and order), in one query; None when there is no such cohort."""
+    rows = await fetch(_COHORT_STAFF, Membership.Role.facilitator.value, now, cohort_id)
+    if not rows:
+        return None
+    staff, away = {}, {}
+    for row in rows:
+        f_membership, f_id, f_name, f_email, f_timezone, a_id, *absence = (row.pop(key) for key in _STAFF_COLUMNS)
+        if f_id is None:  # no facilitator (or a membership whose person is gone, which the old join skipped)
+            continue
+        staff.setdefault(f_membership, {"id": f_id, "name": f_name, "email": f_email, "timezone": f_timezone})
+        if a_id is not None and a_id not in away:
+            starts_at, ends_at, note, created_by, created_at = absence
+            first_day, last_day = days_of(starts_at, ends_at, f_timezone)
+            away[a_id] = {"id": a_id, "person": f_id, "starts_at": starts_at, "ends_at": ends_at, "note": note,
+                          "created_by": created_by, "created_at": created_at, "name": f_name,
+                          "timezone": f_timezone, "first_day": first_day, "last_day": last_day}
+    return CohortStaff(cohort=rows[0], facilitators=list(staff.values()),
+                       absences=sorted(away.values(), key=lambda a: (a["starts_at"], a["id"])))
 
 
 async def create_cohort(values: dict) -> int | None:

@@ -18,7 +18,13 @@ from models.tables import Person, WebSession
 from planner.loading import days_text
 from planner.loading import parse_days as parse_day_numbers
 from planner.problem import WEEKDAYS
-from server.db import fetch, fetch_one, name_or_email_contains, write_transaction
+from server.db import (
+    counts_beside,
+    fetch,
+    name_or_email_contains,
+    page_with_counts,
+    write_transaction,
+)
 from server.errors import UserError
 from server.passwords import hash_password
 from server.services import roster_changes
@@ -78,26 +84,30 @@ class PeoplePage:
 
 async def people_page(page: int = 1, query: str = "", *, person_id: int | None = None) -> PeoplePage:
     """One page of the accounts by name, of those matching `query` (or just `person_id`'s row); the last
-    page when `page` is past it. Two queries whatever the number of accounts."""
+    page when `page` is past it. One query whatever the number of accounts: the counts ride on each row
+    (`server.db.page_with_counts`); a second only when the page comes back empty."""
     query = query.strip()[:100]
     where, args = "1 = 1", []
     if person_id is not None:
         where, args = "id = {}", [person_id]
     elif query:
         where, args = name_or_email_contains(query)
-    counts = await fetch_one(f"SELECT COUNT(*) AS total, SUM(CASE WHEN {where} THEN 1 ELSE 0 END) AS matching"
-                             f" FROM person", *args)
-    matching = int(counts["matching"] or 0)
-    pages = max(1, -(-matching // PEOPLE_PAGE))
-    page = min(max(1, page), pages)
-    rows = await fetch(
-        f"SELECT id, email, name, role, timezone, work_start, work_end, work_days, active, deactivated_at,"
-        f" password_hash IS NOT NULL AND password_hash <> '' AS has_password FROM person WHERE {where}"
-        f" ORDER BY name, id LIMIT {PEOPLE_PAGE} OFFSET {(page - 1) * PEOPLE_PAGE}", *args)
+    counts = f"SELECT COUNT(*) AS total, SUM(CASE WHEN {where} THEN 1 ELSE 0 END) AS matching FROM person"
+
+    async def one_page(number: int | None) -> list[dict]:
+        return await fetch(
+            f"WITH numbers AS ({counts}) SELECT id, email, name, role, timezone, work_start, work_end, work_days,"
+            f" active, deactivated_at, password_hash IS NOT NULL AND password_hash <> '' AS has_password,"
+            f" {counts_beside('total', 'matching')} FROM person WHERE {where}"
+            f" ORDER BY name, id LIMIT {PEOPLE_PAGE} OFFSET {((number or 1) - 1) * PEOPLE_PAGE}", *args, *args)
+
+    rows, counted, page = await page_with_counts(one_page, counts, args, page, PEOPLE_PAGE)
+    total, matching = int(counted["total"]), int(counted["matching"] or 0)  # counted may be rows[0]: read first
     for row in rows:
         row["has_password"] = bool(row["has_password"])
-    return PeoplePage(rows=rows, total=int(counts["total"]), matching=matching, page=page, pages=pages,
-                      query="" if person_id is not None else query)
+        del row["total"], row["matching"]
+    return PeoplePage(rows=rows, total=total, matching=matching, page=page,
+                      pages=max(1, -(-matching // PEOPLE_PAGE)), query="" if person_id is not None else query)
 
 
 async def people() -> list[dict]:

@@ -216,3 +216,22 @@ async def planner_people(emails: set[str]) -> dict[str, p.Person]:
     rows = await fetch("SELECT email, name, timezone, work_start, work_end, work_days FROM person"
                        f" WHERE email IN ({in_list(emails)})", *emails)
     return {row["email"]: planner_person(row) for row in rows}
+
+
+async def planner_people_and_unit_titles(emails: set[str], program_id: int) -> tuple[dict[str, p.Person], dict[str, str]]:
+    """`planner_people(emails)` and `labels.unit_titles(program_id)` in one query, for a plan's page, which shows
+    both: the person rows and the program's unit rows under one column list (a unit's `key` is its slug, its
+    `name` its title; the hour columns are null)."""
+    emails = sorted(emails)
+    people, titles = {}, {}
+    for row in await fetch(
+            "SELECT 'person' AS kind, email AS key, name, timezone, work_start, work_end, work_days FROM person"
+            f" WHERE email IN ({in_list(emails)})"
+            " UNION ALL SELECT 'unit', slug, title, NULL, NULL, NULL, NULL FROM unit WHERE program = {}",
+            *emails, program_id):
+        if row.pop("kind") == "unit":
+            titles[row["key"]] = row["name"]
+        else:
+            row["email"] = row.pop("key")
+            people[row["email"]] = planner_person(row)
+    return people, titles

@@ -50,15 +50,18 @@ async def choices() -> list[dict]:
 
 
 async def units_of(program_id: int) -> list[dict]:
-    """Units in order, each with `requires`: the ids of the units it needs."""
-    units = await fetch("SELECT * FROM unit WHERE program = {} ORDER BY position, id", program_id)
-    needs: dict[int, list[int]] = {u["id"]: [] for u in units}
-    for r in await fetch("SELECT r.unit, r.requires FROM unit_requirement r JOIN unit u ON u.id = r.unit"
-                         " WHERE u.program = {} ORDER BY r.id", program_id):
-        needs[r["unit"]].append(r["requires"])
-    for unit in units:
-        unit["requires"] = needs[unit["id"]]
-    return units
+    """Units in order, each with `requires`: the ids of the units it needs (in the order they were added). One
+    query: a row per requirement, or one with `required` null for a unit that needs none."""
+    units: dict[int, dict] = {}
+    for row in await fetch(
+            "SELECT u.id, u.program, u.slug, u.title, u.minutes, u.mode, u.position, r.requires AS required"
+            " FROM unit u LEFT JOIN unit_requirement r ON r.unit = u.id WHERE u.program = {}"
+            " ORDER BY u.position, u.id, r.id", program_id):
+        required = row.pop("required")
+        unit = units.setdefault(row["id"], {**row, "requires": []})
+        if required is not None:
+            unit["requires"].append(required)
+    return list(units.values())
 
 
 async def cohorts_of(program_id: int) -> list[dict]:
