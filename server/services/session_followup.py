@@ -55,25 +55,6 @@ def _support_of(cohorts: list[dict]) -> tuple[SupportContact, ...]:
                  for name, contact in sorted(found))
 
 
-async def learner_followup(person_id: int, sessions: tuple[SessionRow, ...], *, now: datetime) -> Followup:
-    check_aware(now)
-    ids = [s.id for s in sessions]
-    materials = await session_materials(ids)
-    absent, mine = set(), {}
-    if ids:  # where I was marked absent and my feedback, in one query
-        for r in await fetch(
-                "SELECT s.id, a.status, f.session AS rated, f.rating, f.comment FROM live_session s"
-                " LEFT JOIN attendance a ON a.session = s.id AND a.person = {} AND a.status = {}"
-                " LEFT JOIN session_feedback f ON f.session = s.id AND f.person = {}"
-                f" WHERE s.id IN ({in_list(ids)}) AND (a.status IS NOT NULL OR f.session IS NOT NULL)",
-                person_id, Attendance.Status.absent.value, person_id, *ids):
-            if r["status"] is not None:
-                absent.add(r["id"])
-            if r["rated"] is not None:
-                mine[r["id"]] = my_feedback_of(r)
-    return followup_of(sessions, materials, absent, mine, await _my_cohorts(person_id), now=now)
-
-
 # Where the person was marked absent and their feedback, as columns of a sessions read (`s` the session); the
 # joins' `{}`: the person, the absent status, the person. One row at most each (unique per session and person).
 MINE_COLUMNS = ", a.status AS my_status, f.session AS rated, f.rating, f.comment"
@@ -83,6 +64,23 @@ MINE_JOINS = (" LEFT JOIN attendance a ON a.session = s.id AND a.person = {} AND
 
 def mine_args(person_id: int) -> tuple:
     return person_id, Attendance.Status.absent.value, person_id
+
+
+async def learner_followup(person_id: int, sessions: tuple[SessionRow, ...], *, now: datetime) -> Followup:
+    check_aware(now)
+    ids = [s.id for s in sessions]
+    materials = await session_materials(ids)
+    absent, mine = set(), {}
+    if ids:  # where I was marked absent and my feedback, in one query
+        for r in await fetch(
+                f"SELECT s.id{MINE_COLUMNS} FROM live_session s{MINE_JOINS}"
+                f" WHERE s.id IN ({in_list(ids)}) AND (a.status IS NOT NULL OR f.session IS NOT NULL)",
+                *mine_args(person_id), *ids):
+            if r["my_status"] is not None:
+                absent.add(r["id"])
+            if r["rated"] is not None:
+                mine[r["id"]] = my_feedback_of(r)
+    return followup_of(sessions, materials, absent, mine, await _my_cohorts(person_id), now=now)
 
 
 def my_feedback_of(row: dict) -> MyFeedback:
