@@ -73,22 +73,23 @@ ROSTER_PAGE = 50  # learners per page of a big section's roster: a page renders 
 async def facilitator_sessions(person_id: int | None, *, now: datetime) -> tuple[SessionRow, ...]:
     """Sessions not yet ended that the person runs, or of cohorts they facilitate; None = every session."""
     check_aware(now)
-    if person_id is None:
-        return await session_rows("s.ends_at > {}", now)
-    return await session_rows(f"s.ends_at > {{}} AND {FACILITATES}", now, *facilitates_args(person_id))
+    return await _ending_after(person_id, now)
 
 
 async def upcoming_and_recent(person_id: int | None, *,
                               now: datetime) -> tuple[tuple[SessionRow, ...], tuple[SessionRow, ...]]:
-    """The facilitator's page in one query: `facilitator_sessions` (not yet ended) and
-    `materials.recent_sessions` (ended in the last RECENT_DAYS), both by start; None = every session."""
+    """The facilitator's page in one query: `facilitator_sessions` (not yet ended) and the sessions that ended
+    in the last RECENT_DAYS (where materials are left after a session), both by start; None = every session."""
     check_aware(now)
-    since = now - timedelta(days=RECENT_DAYS)
-    if person_id is None:
-        sessions = await session_rows("s.ends_at > {}", since)
-    else:
-        sessions = await session_rows(f"s.ends_at > {{}} AND {FACILITATES}", since, *facilitates_args(person_id))
+    sessions = await _ending_after(person_id, now - timedelta(days=RECENT_DAYS))
     return tuple(s for s in sessions if s.ends_at > now), tuple(s for s in sessions if s.ends_at <= now)
+
+
+async def _ending_after(person_id: int | None, instant: datetime) -> tuple[SessionRow, ...]:
+    """Sessions ending after `instant` that the person runs or whose cohort they facilitate (None: every one)."""
+    if person_id is None:
+        return await session_rows("s.ends_at > {}", instant)
+    return await session_rows(f"s.ends_at > {{}} AND {FACILITATES}", instant, *facilitates_args(person_id))
 
 
 # Whether a person runs session `s` or facilitates its cohort, as columns (`{}`: the person, the person, the

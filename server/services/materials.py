@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from models.tables import LiveSession, SessionMaterial
@@ -18,13 +18,7 @@ from server.db import fetch, in_list, write_transaction
 from server.errors import UserError
 from server.services.clock import check_aware
 from server.services.rich_text import render_markdown
-from server.services.schedule import (
-    FACILITATES,
-    SessionRow,
-    facilitates_args,
-    learner_memberships,
-    session_rows,
-)
+from server.services.schedule import learner_memberships
 
 KINDS = tuple(kind.value for kind in SessionMaterial.Kind)
 KIND_LABELS = {"recording": "Recording", "slides": "Slides", "notes": "Notes", "link": "Link"}
@@ -150,14 +144,3 @@ async def learner_sees_session(person_id: int, session_id: int) -> bool:
         return False
     return any(m["cohort"] == row["cohort"] and m["section"] == row["section"]
                for m in await learner_memberships(person_id))
-
-
-async def recent_sessions(person_id: int | None, *, now: datetime) -> tuple[SessionRow, ...]:
-    """Sessions that ended in the last RECENT_DAYS that the person runs or whose cohort they facilitate (None:
-    every session), most recent last: where a facilitator leaves materials after the session."""
-    check_aware(now)
-    window = "s.ends_at <= {} AND s.ends_at > {}"
-    since = now - timedelta(days=RECENT_DAYS)
-    if person_id is None:
-        return await session_rows(window, now, since)
-    return await session_rows(f"{window} AND {FACILITATES}", now, since, *facilitates_args(person_id))
