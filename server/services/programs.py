@@ -54,7 +54,7 @@ async def units_of(program_id: int) -> list[dict]:
     query: a row per requirement, or one with `required` null for a unit that needs none."""
     units: dict[int, dict] = {}
     for row in await fetch(
-            "SELECT u.id, u.program, u.slug, u.title, u.minutes, u.mode, u.position, r.requires AS required"
+            "SELECT u.*, r.requires AS required"
             " FROM unit u LEFT JOIN unit_requirement r ON r.unit = u.id WHERE u.program = {}"
             " ORDER BY u.position, u.id, r.id", program_id):
         required = row.pop("required")
