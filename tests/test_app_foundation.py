@@ -116,6 +116,10 @@ def test_templates_read_a_dict_row_as_jinja_does_and_escape_it():
     environment = create_app().template_engine.engine
     assert isinstance(environment, RowsEnvironment) and environment.autoescape is True
     assert "time_tag" in environment.globals and "csrf_token" in environment.globals
+    # a template's globals: a plain dict (copied in C for each context), the environment's then its own
+    template = environment.from_string("{{ time_tag is defined }}|{{ mine }}", globals={"mine": 3})
+    assert type(template.globals) is dict and template.render() == "True|3"
+    assert "mine" not in environment.globals and environment.from_string("{{ mine }}").render() == ""
 
 
 def test_each_output_is_written_as_markupsafe_escape_writes_it():
