@@ -72,6 +72,53 @@ def test_the_sqlite_read_connection_sees_every_committed_write(tmp_path):
         assert other.submit(asyncio.run, names()).result() == ["b"]
 
 
+def test_the_read_connection_gives_the_rows_piccolos_connection_gives(tmp_path):
+    """The read path builds its dict rows itself (names read once per query); they are the rows Piccolo's own
+    aiosqlite connection gives, converters and a repeated column name (the last one wins) included."""
+    import asyncio
+    import sqlite3
+
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    engine = _reader_engine(tmp_path)
+    with sqlite3.connect(engine.path) as setup:
+        setup.execute("CREATE TABLE stamp (id INTEGER PRIMARY KEY, at TIMESTAMPTZ, on_ BOOLEAN, n INTEGER)")
+        setup.execute("INSERT INTO stamp (at, on_, n) VALUES ('2026-03-29 01:30:00', 1, 7), (NULL, 0, NULL)")
+        setup.execute("INSERT INTO thing (name) VALUES ('a'), ('b')")
+    queries = ["SELECT * FROM stamp ORDER BY id", "SELECT t.id, s.id, t.name AS id_name FROM thing t "
+               "JOIN stamp s ON s.id = t.id ORDER BY t.id", "SELECT * FROM thing WHERE name = 'none'"]
+
+    async def piccolos(query):  # Piccolo's own path: a new aiosqlite connection with its dict_factory
+        return await SQLiteEngine._run_in_new_connection(engine, query, [])
+
+    for query in queries:
+        ours = engine.read(query, [])
+        assert ours == asyncio.run(piccolos(query)), query
+        assert all(type(row) is dict for row in ours)
+    assert engine.read(queries[1], []) == [{"id": 1, "id_name": "a"}, {"id": 2, "id_name": "b"}]
+
+
+def test_a_forked_child_opens_its_own_read_connection(tmp_path):
+    """The read connection is per process: a child forked after a read (a served worker) does not use the
+    parent's connection, without asking the kernel for its pid on every query."""
+    import os
+
+    engine = _reader_engine(tmp_path)
+    assert engine.read("SELECT COUNT(*) AS n FROM thing", []) == [{"n": 0}]
+    parent = engine._connection()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh connection, and it works
+        try:
+            fresh = engine._connection() is not parent and engine.read("SELECT 1 AS one", []) == [{"one": 1}]
+            os.write(write, b"1" if fresh else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert engine._connection() is parent
+
+
 def test_the_sqlite_read_connection_cannot_write(tmp_path):
     """Only single SELECT statements take the shared connection, and it is query_only besides."""
     import sqlite3
