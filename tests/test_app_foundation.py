@@ -161,6 +161,32 @@ def test_each_output_is_written_as_markupsafe_escape_writes_it():
     assert "output_text" not in RowsEnvironment(autoescape=False).compile("{{ v }}", raw=True)
 
 
+def test_pages_are_written_in_ascii_and_read_back_as_the_same_characters():
+    """The pages' environment writes every non-ASCII character, the template's own and each value's, as a
+    character reference; read back, the page is exactly what Jinja writes. Emails keep their characters."""
+    import html
+
+    from markupsafe import Markup
+
+    from server.app import create_app
+    from server.templating import PageEnvironment, RowsEnvironment
+
+    source = ("<h1 title=\"{{ v }} · x\">← {{ v }}</h1>{% macro m(v) %}“{{ v }}”{% endmacro %}{{ m(v) }}"
+              "{% set b %}–{{ v }}{% endset %}{{ b }}<textarea>{{ v }}</textarea>{{ '→' }}{{ 7 }}")
+    values = ["Zoë & “Bo” <b>", "plain", "日本 😀", Markup("<em>Inês</em>"), 3, None]
+    for value in values:
+        page = PageEnvironment(autoescape=True).from_string(source).render(v=value)
+        assert page.isascii(), page
+        assert html.unescape(page) == html.unescape(RowsEnvironment(autoescape=True).from_string(source)
+                                                    .render(v=value)), value
+    assert "&#8592;" in PageEnvironment(autoescape=True).compile(source, raw=True)  # the template's text, once
+    assert isinstance(create_app().template_engine.engine, PageEnvironment)
+    from server.mail import _environment
+
+    assert not isinstance(_environment(), PageEnvironment)
+    assert _environment().from_string("{{ v }} ·").render(v="Zoë") == "Zoë ·"
+
+
 def test_field_errors_and_invalid_marks_are_escaped_and_empty_without_an_error():
     from jinja2 import Undefined
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from attendance_helpers import SECRET, build_attendance_world
 from readiness_helpers import NOW
-from web_helpers import PASSWORD, post_form, run, signed_in_client
+from web_helpers import PASSWORD, page_text, post_form, run, signed_in_client
 from worker_helpers import running_worker, wait_until
 
 from models.tables import Attendance, AttendanceEvent, LiveSession, Membership, ModuleCompletion, Program
@@ -76,7 +76,7 @@ def test_every_change_is_an_event_and_the_record_shows_them_all(world):
     for e in events:
         assert f'id="event-{e["id"]}"' in page.text
     assert "self check-in" in page.text and "by hand, Fay Facilitator" in page.text
-    assert "present → <strong>late</strong>" in page.text and "module Product tour" in page.text
+    assert "present → <strong>late</strong>" in page_text(page) and "module Product tour" in page.text
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(r["kind"], r["from"], r["to"], r["how"]) for r in rows][3:5] == [

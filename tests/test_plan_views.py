@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import pytest
-from web_helpers import make_person, run, sign_in, web_client
+from web_helpers import make_person, page_text, run, sign_in, web_client
 
 from models.tables import Cohort, PlannerRun
 from planner import plan as pl
@@ -174,7 +174,7 @@ def test_cohort_heat_map_page_in_a_members_zone_marks_the_dst_week(published):
         sign_in(client, published["designer"].email)
         page = client.get(f"/cohorts/{cohort['id']}/heatmap?week=1&zone=America/Chicago")
         assert page.status_code == 200, page.text[:500]
-        text = page.text
+        text = page_text(page)
         assert "Coverage heat map" in text and "Clocks change this week" in text
         assert "America/Chicago: clocks go forward on Sun 14 Mar (CST → CDT)" in text
         assert "Week 3 (clocks change)" in text

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from feed_helpers import seed_feed_world, session_uid
 from readiness_helpers import NOW, build_world
-from web_helpers import PASSWORD, csrf_token, make_person, run, sign_in, web_client
+from web_helpers import PASSWORD, csrf_token, make_person, page_text, run, sign_in, web_client
 
 from models.tables import FeedToken, LiveSession, Membership, Person, RosterChange, Section, WebSession
 from server.passwords import hash_password
@@ -182,7 +182,7 @@ def test_a_roster_csv_is_previewed_then_applied_in_one_go(db):
         sign_in(client, "dee@example.com")
         preview = _preview(client, world.alpha)
         assert preview.status_code == 200
-        text = re.sub(r"\s+", " ", preview.text)
+        text = re.sub(r"\s+", " ", page_text(preview))
         assert "Added (1)" in text and "Nora New" in text and "new account" in text
         assert "Changed (1)" in text and "manager mia@example.com → none" in text
         assert "Removed (1)" in text and "Leo Learner" in text

@@ -53,6 +53,14 @@ def make_person(email: str, role: str = "learner", *, password: str = PASSWORD, 
     return run(create())
 
 
+def page_text(response) -> str:
+    """A page's HTML with its character references read back ("&#8211;" -> "–"), as a browser shows it: pages
+    are written in ASCII (server/templating.PageEnvironment), so a test looking for "1–50" or "→" reads this."""
+    import html
+
+    return html.unescape(response.text)
+
+
 @contextmanager
 def web_client(*, now: datetime | None = None):
     """The app on the test database; with `now`, its clock is pinned to that instant."""
