@@ -159,8 +159,10 @@ class PageEnvironment(RowsEnvironment):
 
 def template_engine(directory) -> JinjaTemplateEngine:
     """Litestar's Jinja engine on a PageEnvironment (autoescaped, as Litestar's own), with our globals."""
+    # cache_size=-1: the compiled templates in a plain dict. Jinja's default LRU cache takes a lock and moves
+    # the name to the back of a deque on every lookup (each page looks up its base, macros and partials).
     engine = JinjaTemplateEngine.from_environment(PageEnvironment(loader=FileSystemLoader(directory),
-                                                                  autoescape=True))
+                                                                  autoescape=True, cache_size=-1))
     register(engine)
     return engine
 
