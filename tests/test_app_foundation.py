@@ -161,6 +161,48 @@ def test_each_output_is_written_as_markupsafe_escape_writes_it():
     assert "output_text" not in RowsEnvironment(autoescape=False).compile("{{ v }}", raw=True)
 
 
+def test_calls_in_templates_get_what_jinjas_context_gives_them():
+    """Our context calls an unmarked function, macro or built-in method at once (Jinja's `Context.call` asks
+    each for pass_* marks first); every kind of callable gets exactly what Jinja's own context gives it."""
+    from functools import lru_cache
+
+    from jinja2 import Environment, pass_context, pass_environment, pass_eval_context
+    from jinja2.runtime import Macro
+    from jinja2.utils import _PassArg
+
+    from server.templating import CallContext, RowsEnvironment
+
+    assert Macro.__call__.jinja_pass_arg is _PassArg.eval_context  # how our context calls a macro
+
+    class Greeter:
+        @pass_context
+        def __call__(self, context, name):
+            return f"{context.get('greeting')} {name}"
+
+    def stops():
+        raise StopIteration
+
+    names = {
+        "plain": lambda *a, **k: f"plain{a}{sorted(k.items())}",
+        "cached": lru_cache()(lambda x: f"cached {x}"),
+        "ctx": pass_context(lambda c, x: f"ctx {c.get('greeting')} {x} {sorted(c.get_all())[:3]}"),
+        "env": pass_environment(lambda e, x: f"env {type(e).__name__ != ''} {x}"),
+        "evalctx": pass_eval_context(lambda e, x: f"eval {e.autoescape} {x}"),
+        "cached_ctx": lru_cache()(pass_context(lambda c, x: f"cctx {c.get('greeting')} {x}")),
+        "greeter": Greeter(), "stops": stops, "row": {"a": 1}, "greeting": "hi",
+    }
+    source = ("{% macro m(x, y=2) %}[{{ x }}{{ y }}{{ varargs }}{{ kwargs }}{{ caller() if caller }}]{% endmacro %}"
+              "{{ plain(1, k=2) }}|{{ cached(3) }}|{{ ctx(4) }}|{{ env(5) }}|{{ evalctx(6) }}|{{ cached_ctx(7) }}|"
+              "{{ greeter('Ann') }}|{{ stops() is undefined }}|{{ row.get('a') }}|{{ m(1) }}|{{ m(1, 3, 4, z=5) }}|"
+              "{% call m(9) %}inner{% endcall %}|"
+              "{% for i in [1, 2] %}{% set greeting = 'yo' %}{{ ctx(i) }}{{ m(i) }}{{ plain(i) }}{% endfor %}|"
+              "{% set greeting = 'set' %}{{ ctx(8) }}|{% autoescape false %}{{ m('<b>') }}{% endautoescape %}")
+    ours = RowsEnvironment(autoescape=True).from_string(source).render(**names)
+    assert ours == Environment(autoescape=True).from_string(source).render(**names)
+    assert "ctx yo 1" in ours and "ctx set 8" in ours and "hi Ann" in ours
+    assert RowsEnvironment.context_class is CallContext
+
+
 def test_pages_are_written_in_ascii_and_read_back_as_the_same_characters():
     """The pages' environment writes every non-ASCII character, the template's own and each value's, as a
     character reference; read back, the page is exactly what Jinja writes. Emails keep their characters."""
