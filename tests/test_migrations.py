@@ -259,3 +259,35 @@ async def test_unique_indexes_refuse_a_second_attendance_and_a_second_completion
     with pytest.raises(Exception, match="(?i)unique"):
         await ModuleCompletion(module=module.id, person=ann.id, completed_at=now).save()
     assert await Attendance.count() == 1 and await ModuleCompletion.count() == 1
+
+
+@pytest.mark.anyio
+async def test_a_page_of_people_is_read_in_index_order_not_sorted(db):
+    """The people list's query (name, id order, paged) walks the person (name, id) index of migration 0013
+    rather than sorting every account (SQLite's plan; the test database runs every migration)."""
+    from models.engine import is_sqlite
+    from models.tables import Person
+    from server.services import people
+
+    engine = Person._meta.db
+    if not is_sqlite(engine):
+        rows = await Person.raw("SELECT indexname FROM pg_indexes WHERE indexname = 'person_name_id'")
+        assert rows, "migration 0013's index is missing"
+        return
+    await Person.insert(*[Person(email=f"p{i}@x.org", name=f"P {i % 7}") for i in range(20)])
+    seen: list[tuple[str, list]] = []
+    read = type(engine).read
+
+    def spying(self, query, args):
+        seen.append((query, args))
+        return read(self, query, args)
+
+    type(engine).read = spying
+    try:
+        listing = await people.people_page(page=1)
+    finally:
+        type(engine).read = read
+    assert [row["name"] for row in listing.rows] == sorted(row["name"] for row in listing.rows)
+    query, args = next((q, a) for q, a in seen if "ORDER BY name" in q)
+    plan = " | ".join(row["detail"] for row in engine.read("EXPLAIN QUERY PLAN " + query, args))
+    assert "person_name_id" in plan and "TEMP B-TREE" not in plan, plan
