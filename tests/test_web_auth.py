@@ -222,3 +222,28 @@ def test_sign_in_rehashes_a_password_made_with_old_parameters(db):
     stored = run(Person.select(Person.password_hash).where(Person.email == "old@example.org").first())
     assert stored["password_hash"] != old
     assert verify_password(stored["password_hash"], PASSWORD)
+
+
+@pytest.mark.anyio
+async def test_the_signed_in_person_is_the_person_piccolo_would_build(db):
+    """`person_from_row` (the signed-in request's Person, without Piccolo's per-column constructor) gives the
+    instance `Person(_exists_in_db=True, **row)` gives, attribute by attribute, and it works like one (saved,
+    read back); a row that is not exactly the table's columns takes the constructor."""
+    from models.tables import Person
+    from server.auth import person_from_row
+    from server.db import fetch_one
+
+    ann = Person(email="ann@x.org", name="Ann", timezone="Asia/Kolkata")
+    await ann.save()
+    row = await fetch_one("SELECT * FROM person WHERE id = {}", ann.id)
+    fast, built = person_from_row(dict(row)), Person(_exists_in_db=True, **row)
+    assert type(fast) is Person and vars(fast) == vars(built)
+    assert (fast.id, fast.name, fast.timezone, fast.active) == (ann.id, "Ann", "Asia/Kolkata", True)
+    assert fast.to_dict() == built.to_dict()
+    fast.name = "Ann B"
+    await fast.save()
+    assert (await Person.select(Person.name).where(Person.id == ann.id).first())["name"] == "Ann B"
+    partial = {key: value for key, value in row.items() if key != "feed_alarms"}
+    assert vars(person_from_row(partial)) == vars(Person(_exists_in_db=True, **partial))
+    with pytest.raises(ValueError, match="Unrecognized"):
+        person_from_row({**row, "extra": 1})
