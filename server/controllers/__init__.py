@@ -1,6 +1,6 @@
 """Every route of the web app, in one list the app factory mounts.
 
-Each controller is one resource: its path, guards and dependencies sit on the class; handlers stay short.
+Each controller is one resource: its path, access rule (`opt = access(rule)`) and dependencies sit on the class; handlers stay short.
 Other areas add their controllers to ROUTES in the marked block at the end.
 """
 

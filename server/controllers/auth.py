@@ -7,7 +7,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from server.auth import AccountDeactivated, authenticate, safe_next, sign_in, sign_out, signed_in
+from server.auth import AccountDeactivated, access, authenticate, safe_next, sign_in, sign_out, signed_in
 
 WRONG = "Email or password is incorrect."
 DEACTIVATED = "This account has been deactivated. Ask a program designer to reactivate it."
@@ -24,7 +24,7 @@ HOME_BY_ROLE = {
 
 class HomeController(Controller):
     path = "/"
-    guards = [signed_in]
+    opt = access(signed_in)
 
     @get("/", sync_to_thread=False)
     def home(self, request: Request) -> Response:

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form, read_days_away
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.db import LARGEST_ID
@@ -60,7 +60,7 @@ def read_cohort(form: Form, program_ids: list[int]) -> dict:
 
 class CohortController(Controller):
     path = "/cohorts"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     @get("/")
     async def index(self) -> Template:

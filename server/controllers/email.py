@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
-from server.auth import designer_only, signed_in
+from server.auth import access, designer_only, signed_in
 from server.controllers.requests import now, page_or_fragment
 from server.errors import UserError
 from server.services import invitations
@@ -19,7 +19,7 @@ class PreferencesController(Controller):
     """GET/POST /preferences: each kind of email immediately, in a daily digest, or off."""
 
     path = "/preferences"
-    guards = [signed_in]
+    opt = access(signed_in)
 
     @get("/")
     async def page(self, request: Request) -> Template:
@@ -75,7 +75,7 @@ class OutboxController(Controller):
     their reasons); GET /outbox/<id>: one message as its recipient sees it."""
 
     path = "/outbox"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     @get("/")
     async def index(self, request: Request) -> Template:

@@ -17,7 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server.auth import role_guard
+from server.auth import access, role_guard
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, settings, wants_fragment
 from server.errors import UserError
@@ -45,7 +45,7 @@ async def _check_session(person: Person, session_id: int) -> None:
 
 class FacilitatorController(Controller):
     path = "/facilitator"
-    guards = [role_guard(Person.Role.facilitator.value)]
+    opt = access(role_guard(Person.Role.facilitator.value))
     include_in_schema = False
 
     @get("/")

@@ -6,13 +6,13 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.response import Template
 
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.services import feedback
 
 
 class FeedbackController(Controller):
     path = "/feedback"
-    guards = [designer_only]
+    opt = access(designer_only)
     include_in_schema = False
 
     @get("/")

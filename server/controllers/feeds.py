@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
 
-from server.auth import safe_next, signed_in
+from server.auth import access, safe_next, signed_in
 from server.controllers.requests import now, settings, wants_fragment
 from server.services.feed_tokens import feed_state, last_modified_for, person_for_token, rotate_token
 from server.services.feeds import BuiltFeed, build_feed, feed_box, feed_version, set_alarms
@@ -116,7 +116,7 @@ class FeedSettingsController(Controller):
     their own feed only (the person is always request.user; no id comes from the client)."""
 
     path = "/profile/feed"
-    guards = [signed_in]
+    opt = access(signed_in)
     include_in_schema = False
 
     @get("/")

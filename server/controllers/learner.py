@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server.auth import role_guard
+from server.auth import access, role_guard
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment, settings, wants_fragment
 from server.errors import UserError
@@ -27,7 +27,7 @@ from server.services.session_followup import learner_followup
 
 class LearnerController(Controller):
     path = "/learner"
-    guards = [role_guard(Person.Role.learner.value)]
+    opt = access(role_guard(Person.Role.learner.value))
     include_in_schema = False
 
     @get("/")

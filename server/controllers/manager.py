@@ -12,14 +12,14 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from models.tables import Person
-from server.auth import role_guard
+from server.auth import access, role_guard
 from server.controllers.requests import now
 from server.services import readiness
 
 
 class ManagerController(Controller):
     path = "/manager"
-    guards = [role_guard(Person.Role.manager.value)]
+    opt = access(role_guard(Person.Role.manager.value))
     include_in_schema = False
 
     @get("/")

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from models.tables import Person
-from server.auth import role_guard
+from server.auth import access, role_guard
 from server.controllers.forms import Form, read_days_away
 from server.controllers.profile_page import away_region, profile_context
 from server.controllers.requests import is_htmx
@@ -18,7 +18,7 @@ from server.services import absences
 
 class MyAbsenceController(Controller):
     path = "/profile/absences"
-    guards = [role_guard(Person.Role.facilitator.value)]
+    opt = access(role_guard(Person.Role.facilitator.value))
 
     @post("/", status_code=200)
     async def add(self, request: Request) -> Response:

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import now
 from server.errors import UserError
@@ -29,7 +29,7 @@ def read_password(form: Form, name: str = "password") -> str:
 
 class PeopleController(Controller):
     path = "/people"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     async def _context(self, *, page: int = 1, query: str = "", **extra) -> dict:
         # a form about one person (its error) shows that person's row, wherever it is in the list

@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 
 from models.json_value import json_value
 from planner.errors import InputError
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import now, wants_fragment
 from server.db import is_row_id
@@ -101,7 +101,7 @@ class PlanViewController(Controller):
     """/plans/{run}/calendar, /plans/{run}/heatmap and the what-if variants."""
 
     path = "/plans"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     async def _run_view(self, request: Request, run_id: int, view: str) -> Response:
         run = await planner_runs.current_run(run_id)
@@ -176,7 +176,7 @@ class CohortViewController(Controller):
     """/cohorts/{cohort}/calendar and /heatmap: the cohort's published plan (or, before one, its learners)."""
 
     path = "/cohorts"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     async def _cohort_view(self, request: Request, cohort_id: int, view: str) -> Response:
         row = await cohort_service.cohort(cohort_id)

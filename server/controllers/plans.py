@@ -18,7 +18,7 @@ from planner import plan as pl
 from planner import problem as p
 from planner.coverage import inside_hours, minutes_outside, program_week
 from planner.errors import InputError
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now
 from server.db import is_row_id
@@ -137,7 +137,7 @@ def _weeks_cached(result_text: str, people: tuple, titles: tuple, homes: tuple) 
 
 class PlanController(Controller):
     path = "/plans"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     @post("/")
     async def start(self, request: Request) -> Response:

@@ -6,7 +6,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from models.tables import Person
-from server.auth import signed_in
+from server.auth import access, signed_in
 from server.controllers.forms import check_hours
 from server.controllers.profile_page import profile_context
 from server.controllers.requests import is_htmx
@@ -15,7 +15,7 @@ from server.services.people import DAY_NAMES, set_hours
 
 class ProfileController(Controller):
     path = "/profile"
-    guards = [signed_in]
+    opt = access(signed_in)
 
     @get("/")
     async def page(self, request: Request) -> Template:

@@ -11,7 +11,7 @@ from planner.errors import InputError
 from planner.loading import PROGRAM_NUMBERS, PURPOSE_LENGTH, UNIT_MINUTES, find_cycle, support_problem
 from planner.problem import Mode
 from planner.problem import Program as PlannerProgram
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import is_htmx, now, page_or_fragment
 from server.errors import UserError
@@ -112,7 +112,7 @@ def read_unit(form: Form, units: list[dict], editing: int | None) -> dict:
 
 class ProgramController(Controller):
     path = "/programs"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     @get("/")
     async def index(self) -> Template:

@@ -9,7 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.auth import designer_only
+from server.auth import access, designer_only
 from server.controllers.forms import Form
 from server.controllers.requests import now
 from server.db import LARGEST_ID
@@ -36,7 +36,7 @@ async def _member(cohort_id: int, membership_id: int) -> dict:
 
 class RosterController(Controller):
     path = "/cohorts"
-    guards = [designer_only]
+    opt = access(designer_only)
 
     async def _member_page(self, request: Request, cohort_id: int, membership_id: int, *, status_code: int = 200,
                            **extra) -> Template:
