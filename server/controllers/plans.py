@@ -27,7 +27,7 @@ from server.jobs import queue
 from server.services import cohorts as cohort_service
 from server.services import labels, planner_runs
 from server.services.planning import planner_people_and_unit_titles, problem_from_db
-from server.templating import local_text
+from server.templating import local_text, utc_text
 
 DEFAULT_TIME_LIMIT = 10
 MAX_TIME_LIMIT = 60
@@ -117,6 +117,8 @@ def _weeks_of(plan: pl.Plan, people: dict[str, p.Person], titles: dict[str, str]
             weeks[program_week(home, session.start) if home else 0].append({
                 "session": session,
                 "label": labels.plan_session_label((u.unit for u in session.units), titles),
+                "units": ", ".join(u.unit for u in session.units),
+                "utc": utc_text(session.start),
                 "section": labels.section_label(session.section),
                 "facilitator": lead.name if lead else session.facilitator,
                 "facilitator_local": local_text(session.start, lead.timezone if lead else "UTC"),
