@@ -227,7 +227,20 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     sys.stderr.write(f"Cadence is running at http://{host}:{port}/ (workers: {workers}; Ctrl+C stops it)\n")
     from server.access_log import uvicorn_log_config
     from server.http_protocol import NoDelayHTTPProtocol
+    from server.listening import OwnSocketEach, balanced_listening, bind_own_socket
 
-    uvicorn.run("server.app:create_served_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", proxy_headers=True, log_config=uvicorn_log_config(), http=NoDelayHTTPProtocol)
+    options = dict(factory=True, host=host, port=port, workers=workers, log_level="info", proxy_headers=True,
+                   log_config=uvicorn_log_config(), http=NoDelayHTTPProtocol)
+    if workers > 1 and balanced_listening():  # each worker on a socket of its own (server/listening.py)
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config("server.app:create_served_app", **options)
+        try:
+            bind_own_socket(host, port, config.backlog)[0].close()  # the port is free: say so once, here
+        except OSError as error:
+            sys.stderr.write(f"cadence serve: cannot listen on {host}:{port}: {error.strerror or error}\n")
+            return 1
+        Multiprocess(config, sockets=OwnSocketEach(host, port, config.backlog)).run()
+        return 0
+    uvicorn.run("server.app:create_served_app", **options)
     return 0

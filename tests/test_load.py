@@ -155,3 +155,68 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(server):
     text = log.read_text()
     assert "database is locked" not in text and "Traceback" not in text, text[-3000:]
     assert elapsed < DEADLINE
+
+
+def _server_sockets(port: int) -> dict[str, str]:
+    """inode -> state ("0A" listening, "01" established) of the TCP sockets whose local port is `port`."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found[fields[9]] = fields[3]
+    return found
+
+
+def _owners(inodes: set[str]) -> dict[str, int]:
+    """inode -> the pid of the process holding it (every process this user can read)."""
+    owners = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    owners[target[8:-1]] = int(pid)
+        except OSError:  # gone, or not ours
+            continue
+    return owners
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances connections on Linux")
+def test_kept_alive_connections_spread_over_both_workers(server):
+    """Each worker listens on a socket of its own (server/listening.py), so a burst of kept-alive connections is
+    spread by the kernel: with one shared socket, the first worker to wake accepted them all."""
+    base, _ = server
+    port = int(base.rsplit(":", 1)[1])
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+    try:
+        for client in clients:  # one request each, the connection kept
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for client in clients:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        sockets = _server_sockets(port)
+        listening = {inode for inode, state in sockets.items() if state == "0A"}
+        established = {inode for inode, state in sockets.items() if state == "01"}
+        owners = _owners(listening | established)
+        assert len({owners[inode] for inode in listening}) == 2, "each worker listens on its own socket"
+        served = [owners[inode] for inode in established if inode in owners]
+        assert len(served) == 32 and len(set(served)) == 2, sorted(served)
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances connections on Linux")
+def test_several_workers_on_a_port_in_use_stop_with_one_line(db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cadence = Path(sys.executable).with_name("cadence")
+        done = subprocess.run([str(cadence), "serve", "--workers", "2", "--port", str(port)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "CADENCE_HOST": "127.0.0.1"})
+    assert done.returncode == 1
+    assert f"cadence serve: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
