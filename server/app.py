@@ -205,8 +205,16 @@ def create_served_app() -> Litestar:
     per 200 requests: the p99 of every page. Frozen objects are never collected, which suits what lives as long as
     the process; tests build an app per test with `create_app`, so nothing is frozen there."""
     app = create_app()
+    app.on_startup.append(_load_zone_picker)
     app.on_startup.append(_freeze_start_up_objects)
     return app
+
+
+def _load_zone_picker() -> None:
+    """The zone picker's ~600 zones, loaded before the first page needs them (40 ms) and frozen with the rest."""
+    from server.templating import zone_choices
+
+    zone_choices()
 
 
 def _freeze_start_up_objects() -> None:
