@@ -4,7 +4,9 @@ profile (show it, rotate the secret URL, switch reminders). What a feed holds is
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 
 from litestar import Controller, Request, Response, get, head, post
 from litestar.exceptions import ClientException
@@ -92,10 +94,15 @@ async def _answer(request: Request, filename: str, *, with_body: bool) -> Respon
     return Response(content=feed.body if with_body else b"", media_type="text/calendar", headers=headers)
 
 
+@lru_cache(maxsize=4096)  # a feed's Last-Modified stays the same across the polls its 304s answer
+def _http_date(instant: datetime) -> str:
+    return format_datetime(instant, usegmt=True)
+
+
 def _headers(feed: BuiltFeed) -> dict[str, str]:
     return {
         "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Last-Modified": _http_date(feed.last_modified),
         "Cache-Control": CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
     }

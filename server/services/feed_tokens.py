@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from models.engine import is_sqlite
 from models.tables import FeedToken, Person
@@ -21,6 +22,7 @@ from server.db import fetch_one, write_transaction
 NONCE_BYTES = 32  # 256 bits of entropy; the HMAC output the URL carries is 256 bits too
 
 
+@lru_cache(maxsize=4096)  # pure; each calendar client polls with the same token: one HMAC per token, not per poll
 def make_token(secret_key: str, person_id: int, nonce: str) -> str:
     digest = hmac.new(secret_key.encode(), f"feed:{person_id}:{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
