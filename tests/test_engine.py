@@ -114,8 +114,10 @@ def test_a_forked_child_opens_its_own_read_connection(tmp_path):
             os.write(write, b"1" if fresh else b"0")
         finally:
             os._exit(0)
+    os.close(write)  # so a child that died without a word reads as b"", not as a wait for ever
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
+    os.close(read)
     assert engine._connection() is parent
 
 
