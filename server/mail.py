@@ -24,10 +24,11 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from server.jinja_environment import RowsEnvironment
 from server.services.invitations import invitation_calendar
 from server.services.notifications.delivery import Rendered
 from server.settings import Settings
-from server.templating import RowsEnvironment, local_text, register_environment
+from server.templating import local_text, register_environment
 
 # Long headers stay on one line instead of being RFC 2047-encoded: a List-Unsubscribe URL must stay readable
 # to mail providers (998 is SMTP's line limit).

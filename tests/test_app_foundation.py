@@ -101,7 +101,7 @@ def test_templates_read_a_dict_row_as_jinja_does_and_escape_it():
     from jinja2 import Environment, StrictUndefined
 
     from server.app import create_app
-    from server.templating import RowsEnvironment
+    from server.jinja_environment import RowsEnvironment
 
     source = "{{ r.name }}|{{ r.id }}|{{ r.items is callable }}|{{ r.nope is defined }}|{{ r.get('id') }}|{{ o.real }}"
     row = {"name": "<b>Ann</b>", "id": 7, "items": "column shadowed by the method, as in Jinja"}
@@ -129,7 +129,7 @@ def test_each_output_is_written_as_markupsafe_escape_writes_it():
     from jinja2 import ChainableUndefined, Environment, StrictUndefined, Undefined
     from markupsafe import Markup, escape
 
-    from server.templating import RowsEnvironment, output_text
+    from server.jinja_environment import RowsEnvironment, output_text
 
     class Html:
         def __html__(self):
@@ -170,7 +170,7 @@ def test_calls_in_templates_get_what_jinjas_context_gives_them():
     from jinja2.runtime import Macro
     from jinja2.utils import _PassArg
 
-    from server.templating import CallContext, RowsEnvironment
+    from server.jinja_environment import CallContext, RowsEnvironment
 
     assert Macro.__call__.jinja_pass_arg is _PassArg.eval_context  # how our context calls a macro
 
@@ -211,7 +211,7 @@ def test_pages_are_written_in_ascii_and_read_back_as_the_same_characters():
     from markupsafe import Markup
 
     from server.app import create_app
-    from server.templating import PageEnvironment, RowsEnvironment
+    from server.jinja_environment import PageEnvironment, RowsEnvironment
 
     source = ("<h1 title=\"{{ v }} · x\">← {{ v }}</h1>{% macro m(v) %}“{{ v }}”{% endmacro %}{{ m(v) }}"
               "{% set b %}–{{ v }}{% endset %}{{ b }}<textarea>{{ v }}</textarea>{{ '→' }}{{ 7 }}")
