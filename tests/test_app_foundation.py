@@ -161,6 +161,37 @@ def test_each_output_is_written_as_markupsafe_escape_writes_it():
     assert "output_text" not in RowsEnvironment(autoescape=False).compile("{{ v }}", raw=True)
 
 
+def test_a_run_of_text_and_outputs_is_yielded_once_with_what_jinja_writes():
+    """Our templates yield each run of template text and `{{ }}`s as one string (Jinja yields every piece, and
+    each passes through every block and base template above it); the page is exactly Jinja's, in blocks of an
+    extended template, loops, conditions, includes, macros and with autoescape on and off."""
+    from jinja2 import DictLoader, Environment
+    from markupsafe import Markup
+
+    from server.jinja_environment import RowsEnvironment
+
+    templates = {
+        "base.html": "<html>{{ title }}|{% block body %}base{{ 1 }}{% endblock %}|{% include 'part.html' %}</html>",
+        "part.html": "<p>{{ v }} and {{ w }}</p>{% if v %}<i>{{ v }}</i>{% endif %}",
+        "page.html": ("{% extends 'base.html' %}{% macro m(x) %}[{{ x }}|{{ x }}]{% endmacro %}"
+                      "{% block body %}{% for r in rows %}<tr><td>{{ r.a }}</td><td>{{ m(r.a) }}</td>{{ loop.index }}"
+                      "</tr>{% else %}none {{ v }}{% endfor %}{{ super() }}{% endblock %}"),
+    }
+    values = {"title": "T & t", "v": "<b>", "w": Markup("<em>ok</em>"), "rows": [{"a": "x<"}, {"a": 2}]}
+    for autoescape in (True, False):
+        ours, jinja = (kind(loader=DictLoader(templates), autoescape=autoescape)
+                       for kind in (RowsEnvironment, Environment))
+        for name in templates:
+            for rows in (values["rows"], []):
+                assert ours.get_template(name).render(values, rows=rows) == \
+                    jinja.get_template(name).render(values, rows=rows), (name, autoescape)
+        pieces = list(ours.get_template("page.html").generate(values))
+        assert len(pieces) < len(list(jinja.get_template("page.html").generate(values))) / 2
+        if autoescape:
+            assert "<tr><td>x&lt;</td><td>[x&lt;|x&lt;]</td>1</tr>" in pieces  # one row, one piece
+    assert "yield environment.pieces.extend((" in RowsEnvironment().compile("<p>{{ v }}</p>", raw=True)
+
+
 def test_calls_in_templates_get_what_jinjas_context_gives_them():
     """Our context calls an unmarked function, macro or built-in method at once (Jinja's `Context.call` asks
     each for pass_* marks first); every kind of callable gets exactly what Jinja's own context gives it."""
