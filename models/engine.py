@@ -89,7 +89,7 @@ class ReadConnectionSQLiteEngine(SQLiteEngine):
             if not rows:
                 return []
             names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in rows]
+            return [dict(zip(names, row, strict=False)) for row in rows]  # as many values as names: no check
         finally:
             cursor.close()
 

@@ -19,7 +19,7 @@ from types import BuiltinFunctionType, FunctionType, MethodType
 import markupsafe
 from jinja2 import Environment
 from jinja2.compiler import CodeGenerator
-from jinja2.runtime import Context, Macro
+from jinja2.runtime import Context, Macro, Undefined
 from jinja2.utils import internalcode
 from markupsafe import Markup, escape
 
@@ -43,6 +43,8 @@ def output_text(value) -> str:
         return value
     if kind is int:
         return str(value)
+    if isinstance(value, Undefined):  # `{{ "x" if c }}` when not c: asking it for __html__ raises inside Jinja
+        return _escape_text(str(value))
     html = getattr(value, "__html__", None)
     if html is not None:
         return html()

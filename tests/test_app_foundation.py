@@ -143,7 +143,7 @@ def test_each_output_is_written_as_markupsafe_escape_writes_it():
         pass
 
     values = ["<b>Ann & 'Bo'</b>", "", 7, -2, True, None, 2.5, Markup("<em>ok</em>"), Html(), Plain(),
-              Text("<x>"), [1, "<"], {"k": ">"}]
+              Text("<x>"), [1, "<"], {"k": ">"}, Undefined(), ChainableUndefined()]
     for value in values:
         assert output_text(value) == str(escape(value)), value
     source = ("{% macro m(v) %}[{{ v }}]{% endmacro %}{{ v }}|{{ m(v) }}|{% set b %}<{{ v }}>{% endset %}{{ b }}|"
