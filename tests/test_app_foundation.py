@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from web_helpers import make_person, run, sign_in, web_client
@@ -393,3 +394,13 @@ def test_security_headers(db):
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "same-origin"
     assert "HttpOnly" in page.headers["set-cookie"]
+
+
+def test_no_template_imports_macros_with_context():
+    """A `{% from ... import ... with context %}` makes Jinja build the imported template's module again on every
+    render (an import without context is built once): a macro that needs something of the page is given it."""
+    templates = Path(__file__).resolve().parent.parent / "web" / "templates"
+    importing = re.compile(r"{%-?\s*(from|import)\b[^%]*\bwith\s+context\b")
+    offenders = [str(path.relative_to(templates)) for path in sorted(templates.rglob("*.html"))
+                 if importing.search(path.read_text())]
+    assert not offenders, offenders
