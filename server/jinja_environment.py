@@ -119,22 +119,27 @@ class CallContext(Context):
     which asks the callable and its `__call__` whether they want the context, the evaluation context or the
     environment passed first (`pass_context` & co.): about 1 us a call, and a page makes dozens to hundreds.
     A function or a built-in method that carries no such mark gets exactly the arguments written, so it is
-    called at once, and a macro with the evaluation context, as Jinja calls it; everything else (marked
+    called at once, and a macro with the evaluation context, as Jinja calls it, or, given every argument by
+    position, straight to where its `__call__` ends once it has bound them (`_invoke`); everything else (marked
     functions, callable objects, Undefined) takes Jinja's way.
     """
 
     @internalcode
     def call(__self, __obj, *args, **kwargs):  # noqa: N805 - Jinja's own signature (a keyword may be `self`)
         kind = type(__obj)
-        if kind is Macro:  # its __call__ is marked pass_eval_context (a test checks): given, as Jinja gives it
-            args = (__self.eval_ctx, *args)
-        elif kind not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg"):
+        if kind is not Macro and (kind not in _PLAIN_CALLABLES or hasattr(__obj, "jinja_pass_arg")):
             return Context.call(__self, __obj, *args, **kwargs)
         if kwargs:
             kwargs.pop("_loop_vars", None)
             kwargs.pop("_block_vars", None)
         try:
-            return __obj(*args, **kwargs)
+            if kind is not Macro:
+                return __obj(*args, **kwargs)
+            if (kwargs or len(args) != __obj._argument_count or __obj.caller or __obj.catch_kwargs
+                    or __obj.catch_varargs):  # its __call__ binds them; it is pass_eval_context (a test checks)
+                return __obj(__self.eval_ctx, *args, **kwargs)
+            # every argument by position: where Macro.__call__ ends after binding them
+            return __obj._invoke(args, __self.eval_ctx.autoescape)
         except StopIteration:
             return __self.environment.undefined("value was undefined because a callable raised a"
                                                 " StopIteration exception")

@@ -228,7 +228,10 @@ def test_calls_in_templates_get_what_jinjas_context_gives_them():
               "{{ greeter('Ann') }}|{{ stops() is undefined }}|{{ row.get('a') }}|{{ m(1) }}|{{ m(1, 3, 4, z=5) }}|"
               "{% call m(9) %}inner{% endcall %}|"
               "{% for i in [1, 2] %}{% set greeting = 'yo' %}{{ ctx(i) }}{{ m(i) }}{{ plain(i) }}{% endfor %}|"
-              "{% set greeting = 'set' %}{{ ctx(8) }}|{% autoescape false %}{{ m('<b>') }}{% endautoescape %}")
+              "{% set greeting = 'set' %}{{ ctx(8) }}|{% autoescape false %}{{ m('<b>') }}{% endautoescape %}|"
+              "{% macro n(a, b) %}<{{ a }}|{{ b }}>{% endmacro %}{{ n('<i>', 2) }}{{ n('<i>', 2) | length }}"
+              "{% for i in ['<', '>'] %}{{ n(i, loop.index) }}{% endfor %}{% autoescape false %}{{ n('<i>', 3) }}"
+              "{{ n('<i>', 3) | length }}{% endautoescape %}{{ n('x') }}{{ n('x', b='<') }}")
     ours = RowsEnvironment(autoescape=True).from_string(source).render(**names)
     assert ours == Environment(autoescape=True).from_string(source).render(**names)
     assert "ctx yo 1" in ours and "ctx set 8" in ours and "hi Ann" in ours
