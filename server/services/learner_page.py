@@ -12,7 +12,7 @@ own row functions.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from models.tables import Membership
@@ -93,10 +93,10 @@ async def learner_page(person_id: int, *, now: datetime) -> LearnerPage:
     modules = tuple(sorted(modules_by_id.values(), key=module_order))
 
     sessions, materials, absent, mine, windows = [], {}, set(), {}, []
-    for session, rows in sessions_of(session_rows):
+    needs = {session: tuple(sorted(modules, key=lambda m: (m.due_at, m.id))) for session, modules in prework.items()}
+    for session, rows in sessions_of(session_rows, needs):
         first = rows[0]
-        needs = sorted(prework.get(session.id, ()), key=lambda m: (m.due_at, m.id))
-        sessions.append(replace(session, prework=tuple(needs)) if needs else session)
+        sessions.append(session)
         found: dict[int, Material] = {}
         for row in rows:  # a session's materials repeat once per unit
             if row["material_id"] is not None and row["material_id"] not in found:

@@ -13,12 +13,14 @@ Words used throughout:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from models.tables import LiveSession, Membership
 from server.db import fetch, in_list
+
+_CANCELLED = LiveSession.Status.cancelled.value
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,11 @@ def sessions_sql(condition: str, *, columns: str = "", joins: str = "", order: s
             .replace("{condition}", condition))
 
 
-def sessions_of(rows: list[dict]) -> list[tuple[SessionRow, list[dict]]]:
+def sessions_of(rows: list[dict], prework: Mapping[int, tuple[ModuleRow, ...]] | None = None,
+                ) -> list[tuple[SessionRow, list[dict]]]:
     """The sessions query's rows folded into sessions, in its order, each with all of its rows (one per unit,
-    and per whatever else a page joined)."""
+    and per whatever else a page joined); `prework`: the modules each session needs, by session id."""
+    prework = prework or {}
     sessions: dict[int, list[dict]] = {}  # by id, in the query's order; a session's rows follow one another
     for row in rows:
         sessions.setdefault(row["id"], []).append(row)
@@ -150,10 +154,11 @@ def sessions_of(rows: list[dict]) -> list[tuple[SessionRow, list[dict]]]:
             starts_at=row["starts_at"],
             ends_at=row["ends_at"],
             join_url=row["join_url"] or "",
-            cancelled=row["status"] == LiveSession.Status.cancelled.value,
+            cancelled=row["status"] == _CANCELLED,
             facilitator_id=row["facilitator"],
             facilitator_name=row["facilitator_name"] or "",
             units=tuple(titles),
+            prework=prework.get(row["id"], ()),
         ), own))
     return folded
 
