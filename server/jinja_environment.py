@@ -1,7 +1,8 @@
 """How our Jinja environments run templates, faster than Jinja's defaults and with the same output.
 
 - `output_text`: what each autoescaped `{{ x }}` writes, without building a Markup (`_OutputCodeGenerator`
-  compiles outputs to it through Jinja's `code_generator_class` hook).
+  compiles outputs to it through Jinja's `code_generator_class` hook, and yields each run of text and outputs
+  as one string).
 - `CallContext`: a template's call of an unmarked function, built-in method or macro goes straight to it.
 - `RowsEnvironment`: `row.column` on a dict row without an exception, globals as a plain dict; the emails' and
   the base of the pages'.
