@@ -24,6 +24,7 @@ from server.db import fetch, fetch_one, is_row_id, write_transaction
 from server.errors import UserError
 from server.services.attendance import write_marks
 from server.services.clock import check_aware
+from server.services.schedule import CANCELLED_STATUS
 
 STEP_SECONDS = 30  # the code on the facilitator's screen changes this often
 ACCEPTED_STEPS = 2  # the current code and the one just before it
@@ -149,7 +150,7 @@ def window_from(row: dict) -> Window:
         ends_at=row["ends_at"], opens_at=row["starts_at"] - timedelta(minutes=row["opens"]),
         closes_at=row["starts_at"] + timedelta(minutes=row["closes"]),
         late_after=row["starts_at"] + timedelta(minutes=row["late"]),
-        cancelled=row["status"] == LiveSession.Status.cancelled.value,
+        cancelled=row["status"] == CANCELLED_STATUS,
     )
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from models.tables import LiveSession, Membership
 from server.db import fetch, in_list
 
-_CANCELLED = LiveSession.Status.cancelled.value
+CANCELLED_STATUS = LiveSession.Status.cancelled.value  # read once: an enum member's `.value` is a Python property
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def sessions_of(rows: list[dict], prework: Mapping[int, tuple[ModuleRow, ...]] |
             starts_at=row["starts_at"],
             ends_at=row["ends_at"],
             join_url=row["join_url"] or "",
-            cancelled=row["status"] == _CANCELLED,
+            cancelled=row["status"] == CANCELLED_STATUS,
             facilitator_id=row["facilitator"],
             facilitator_name=row["facilitator_name"] or "",
             units=tuple(titles),
